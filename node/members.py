@@ -1,0 +1,207 @@
+"""Member administration on an unlocked node: invite, read, export, remove (crypto-shredding).
+
+Every personal field is sealed with the member's own random data key; the associated data binds
+``{"table": "members", "row": id, "field": name, "key_version": data key version}``, so a
+ciphertext moved to another row or field does not open. The data key is sealed under the
+current KEK version, bound to the member id and both versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import asdict, dataclass
+
+from node.errors import NotFound
+from node.instance import DAY, Node
+from node.keyring import new_data_key, open_value, seal_value
+from node.storage.audit import AuditStore
+from node.storage.keys import KeyStore
+from node.storage.members import PERSONAL_FIELDS, MemberStore, StoredMember
+from protocol.canonical import JsonValue
+from protocol.member import (
+    MemberStatus,
+    normalize_email,
+    validate_interests,
+    validate_languages,
+    validate_name,
+    validate_profile_text,
+    validate_role,
+    validate_timezone,
+)
+
+EMAIL_INDEX = "email"
+INVITE_CODE_BYTES = 16
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """The personal fields, validated and normalized."""
+
+    name: str
+    email: str
+    profile: str = ""
+    interests: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    timezone: str = "UTC"
+
+    @classmethod
+    def validated(cls, *, name: str, email: str, profile: str = "", interests: tuple[str, ...] = (),
+                  languages: tuple[str, ...] = (), timezone: str = "UTC") -> MemberProfile:
+        """Validate every field before anything is stored (raises InvalidField naming the field)."""
+        return cls(name=validate_name(name), email=normalize_email(email), profile=validate_profile_text(profile),
+                   interests=validate_interests(interests), languages=validate_languages(languages),
+                   timezone=validate_timezone(timezone))
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    role: str
+    status: str
+    created_at: int
+    updated_at: int
+    profile: MemberProfile | None
+
+    def as_json(self) -> dict[str, JsonValue]:
+        return {"id": self.id, "role": self.role, "status": self.status, "created_at": self.created_at,
+                "updated_at": self.updated_at,
+                "profile": _profile_json(self.profile) if self.profile else None}
+
+
+@dataclass(frozen=True)
+class Invitation:
+    member_id: str
+    code: str
+    expires_at: int
+
+
+def data_key_binding(member_id: str, kek_version: int, data_key_version: int) -> dict[str, JsonValue]:
+    """What a member's sealed data key is bound to."""
+    return {"table": "members", "row": member_id, "field": "data_key", "kek_version": kek_version,
+            "data_key_version": data_key_version}
+
+
+def field_binding(member_id: str, field: str, data_key_version: int) -> dict[str, JsonValue]:
+    """What a sealed personal field is bound to."""
+    return {"table": "members", "row": member_id, "field": field, "key_version": data_key_version}
+
+
+def hash_invite_code(code: str) -> bytes:
+    """Invite codes carry 128 random bits, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(code.encode()).digest()
+
+
+async def invite_member(node: Node, profile: MemberProfile, role: str) -> Invitation:
+    """Create an invited member with sealed fields and a one-time invite code.
+
+    Raises:
+        InvalidField: if the role is not mentor, mentee or both.
+        Conflict: if a member with this e-mail address already exists.
+    """
+    checked_role = validate_role(role)
+    now = node.clock()
+    member_id = str(uuid.uuid4())
+    data_key = new_data_key()
+    code = secrets.token_urlsafe(INVITE_CODE_BYTES)
+    expires_at = now + node.config.invite_ttl_days * DAY
+    async with node.database.transaction() as session:
+        kek = await KeyStore(session).current_kek()
+        members = MemberStore(session)
+        await members.insert(StoredMember(
+            id=member_id, role=str(checked_role), status=str(MemberStatus.INVITED), kek_version=kek.version,
+            sealed_data_key=seal_value(node.keyring.kek(kek.version, kek.salt), data_key,
+                                       **data_key_binding(member_id, kek.version, 1)),
+            data_key_version=1, created_at=now, updated_at=now, removed_at=None,
+            sealed_fields=_seal_profile(data_key, member_id, 1, profile),
+        ))
+        await members.add_blind_index(EMAIL_INDEX, node.keyring.blind_index(EMAIL_INDEX, profile.email), member_id)
+        await members.add_invite(hash_invite_code(code), member_id, now, expires_at)
+        await node.audit(AuditStore(session), "member.invite", member_id,
+                         {"role": str(checked_role), "invite_expires_at": expires_at})
+    return Invitation(member_id, code, expires_at)
+
+
+async def list_members(node: Node) -> list[Member]:
+    async with node.database.transaction() as session:
+        stored = await MemberStore(session).all()
+        salts = {kek.version: kek.salt for kek in await KeyStore(session).kek_versions()}
+    return [_open_member(node, member, salts) for member in stored]
+
+
+async def get_member(node: Node, member_id: str) -> Member:
+    """Raises :class:`NotFound` if there is no such member."""
+    async with node.database.transaction() as session:
+        stored = await MemberStore(session).get(member_id)
+        if stored is None:
+            raise NotFound(f"no member with id {member_id}")
+        salts = {kek.version: kek.salt for kek in await KeyStore(session).kek_versions()}
+    return _open_member(node, stored, salts)
+
+
+async def find_member_by_email(node: Node, email: str) -> Member | None:
+    """Exact-match look-up through the keyed blind index (the address is never stored in clear)."""
+    digest = node.keyring.blind_index(EMAIL_INDEX, normalize_email(email))
+    async with node.database.transaction() as session:
+        member_id = await MemberStore(session).find_by_blind_index(EMAIL_INDEX, digest)
+    return None if member_id is None else await get_member(node, member_id)
+
+
+async def export_member(node: Node, member_id: str) -> dict[str, JsonValue]:
+    """Everything the node holds on a member, decrypted: the GDPR access and portability copy."""
+    member = await get_member(node, member_id)
+    async with node.database.transaction() as session:
+        invites = await MemberStore(session).invites_of(member_id)
+        await node.audit(AuditStore(session), "member.export", member_id)
+    return {
+        "format": "mentornet/v1/member-export",
+        "exported_at": node.clock(),
+        "node": {"name": node.config.name, "base_url": node.config.base_url},
+        "member": member.as_json(),
+        "invites": [dict(asdict(invite)) for invite in invites],  # type: ignore[misc]
+    }
+
+
+async def remove_member(node: Node, member_id: str) -> None:
+    """Crypto-shred a member: destroy the data key, blind indexes and invites.
+
+    Raises:
+        NotFound: if there is no such member, or it was already removed.
+    """
+    async with node.database.transaction() as session:
+        members = MemberStore(session)
+        stored = await members.get(member_id)
+        if stored is None or stored.status == MemberStatus.REMOVED:
+            raise NotFound(f"no member with id {member_id}" if stored is None else f"member {member_id} was already removed")
+        await members.shred(member_id, node.clock(), str(MemberStatus.REMOVED))
+        await node.audit(AuditStore(session), "member.remove", member_id)
+
+
+def _seal_profile(data_key: bytes, member_id: str, key_version: int, profile: MemberProfile) -> dict[str, bytes | None]:
+    values = _profile_json(profile)
+    return {name: seal_value(data_key, json.dumps(values[name]).encode(), **field_binding(member_id, name, key_version))
+            for name in PERSONAL_FIELDS}
+
+
+def _open_member(node: Node, stored: StoredMember, salts: dict[int, bytes]) -> Member:
+    profile = None
+    if stored.sealed_data_key is not None and stored.kek_version is not None:
+        data_key = open_value(node.keyring.kek(stored.kek_version, salts[stored.kek_version]), stored.sealed_data_key,
+                              **data_key_binding(stored.id, stored.kek_version, stored.data_key_version))
+        values = {}
+        for name in PERSONAL_FIELDS:
+            sealed = stored.sealed_fields[name]
+            assert sealed is not None
+            values[name] = json.loads(open_value(data_key, sealed, **field_binding(stored.id, name,
+                                                                                    stored.data_key_version)))
+        profile = MemberProfile(name=values["name"], email=values["email"], profile=values["profile"],
+                                interests=tuple(values["interests"]), languages=tuple(values["languages"]),
+                                timezone=values["timezone"])
+    return Member(stored.id, stored.role, stored.status, stored.created_at, stored.updated_at, profile)
+
+
+def _profile_json(profile: MemberProfile) -> dict[str, JsonValue]:
+    return {"name": profile.name, "email": profile.email, "profile": profile.profile,
+            "interests": list(profile.interests), "languages": list(profile.languages), "timezone": profile.timezone}

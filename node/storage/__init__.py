@@ -1,0 +1,1 @@
+"""Storage: the async engine, migrations, tables and the repositories that use them."""

@@ -1,0 +1,51 @@
+"""Repository for the append-only audit log and its head."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.storage.tables import AuditHeadRow, AuditLogRow
+from protocol.audit import AuditEntry, chain_digest
+
+
+class AuditStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(self, audit_key: bytes, *, at: int, actor: str, action: str, target: str,
+                     details: dict[str, object]) -> AuditEntry:
+        """Chain a new entry onto the head, in the caller's transaction (which serializes writers)."""
+        head = await self._session.get(AuditHeadRow, 1, with_for_update=True)
+        previous_seq, previous_digest = (head.seq, head.digest) if head else (0, bytes(32))
+        entry = AuditEntry(seq=previous_seq + 1, at=at, actor=actor, action=action, target=target,
+                           details=details)  # type: ignore[arg-type]
+        digest = chain_digest(audit_key, previous_digest, entry)
+        self._session.add(AuditLogRow(seq=entry.seq, at=at, actor=actor, action=action, target=target,
+                                      details=json.dumps(details, sort_keys=True), digest=digest))
+        if head is None:
+            self._session.add(AuditHeadRow(id=1, seq=entry.seq, digest=digest))
+        else:
+            head.seq, head.digest = entry.seq, digest
+        await self._session.flush()
+        return entry
+
+    async def entries(self, batch: int = 500) -> AsyncIterator[tuple[AuditEntry, bytes]]:
+        """Every entry with its stored digest, in sequence order, read in batches."""
+        last = 0
+        while True:
+            rows = (await self._session.execute(
+                select(AuditLogRow).where(AuditLogRow.seq > last).order_by(AuditLogRow.seq).limit(batch)  # type: ignore[arg-type]
+            )).scalars().all()
+            if not rows:
+                return
+            for row in rows:
+                yield AuditEntry(row.seq, row.at, row.actor, row.action, row.target, json.loads(row.details)), row.digest
+            last = rows[-1].seq
+
+    async def head(self) -> tuple[int, bytes] | None:
+        row = await self._session.get(AuditHeadRow, 1)
+        return None if row is None else (row.seq, row.digest)

@@ -1,0 +1,131 @@
+"""Database tables. They never leave :mod:`node.storage`: repositories return plain values.
+
+Personal fields are stored only as AEAD ciphertext (``bytes``); the clear columns hold what the
+node must read without unlocking a member (ids, role, status, timestamps, key versions).
+Every schema change goes through a migration in ``node/storage/migrations``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _blob(*, nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(LargeBinary, nullable=nullable)
+
+
+def _time(*, nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    # Unix seconds; 64-bit so that no backend overflows in 2038.
+    return Column(BigInteger, nullable=nullable)
+
+
+class UnlockParams(SQLModel, table=True):
+    """How the node's root key is unlocked, and a check value that detects a wrong secret."""
+
+    __tablename__ = "unlock_params"
+
+    id: int = Field(default=1, primary_key=True)
+    method: str
+    argon_salt: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    argon_memory_kib: int | None = None
+    argon_iterations: int | None = None
+    argon_lanes: int | None = None
+    hkdf_salt: bytes = Field(sa_column=_blob())
+    check_value: bytes = Field(sa_column=_blob())
+    created_at: int = Field(sa_column=_time())
+
+
+class KekVersion(SQLModel, table=True):
+    """A version of the key-encryption key: KEK_v = HKDF(root, salt_v, "mentornet/v1/kek")."""
+
+    __tablename__ = "kek_versions"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    salt: bytes = Field(sa_column=_blob())
+    created_at: int = Field(sa_column=_time())
+    retired_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class NodeSigningKey(SQLModel, table=True):
+    """A node signing key; the private seed is sealed under a KEK version."""
+
+    __tablename__ = "node_signing_keys"
+
+    key_id: str = Field(primary_key=True, max_length=16)
+    public_key: bytes = Field(sa_column=_blob())
+    sealed_seed: bytes = Field(sa_column=_blob())
+    kek_version: int = Field(foreign_key="kek_versions.version", index=True)
+    created_at: int = Field(sa_column=_time())
+    valid_until: int = Field(sa_column=_time())
+    expired_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class MemberRow(SQLModel, table=True):
+    """A member. Personal fields are ciphertext under the member's data key."""
+
+    __tablename__ = "members"
+
+    id: str = Field(primary_key=True, max_length=36)
+    role: str = Field(max_length=16)
+    status: str = Field(max_length=16, index=True)
+    kek_version: int | None = Field(default=None, foreign_key="kek_versions.version", index=True)
+    sealed_data_key: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    data_key_version: int = 1
+    created_at: int = Field(sa_column=_time())
+    updated_at: int = Field(sa_column=_time())
+    removed_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    name: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    email: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    profile: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    interests: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    languages: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+    timezone: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
+
+
+class BlindIndexRow(SQLModel, table=True):
+    """A keyed blind index for exact-match look-ups (e.g. e-mail); unique per kind."""
+
+    __tablename__ = "blind_indexes"
+    __table_args__ = (UniqueConstraint("kind", "digest", name="uq_blind_indexes_kind_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    digest: bytes = Field(sa_column=_blob())
+    member_id: str = Field(foreign_key="members.id", index=True, max_length=36)
+
+
+class InviteRow(SQLModel, table=True):
+    """A one-time invite; only the SHA-256 of the code is stored."""
+
+    __tablename__ = "invites"
+
+    code_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    member_id: str = Field(foreign_key="members.id", index=True, max_length=36)
+    created_at: int = Field(sa_column=_time())
+    expires_at: int = Field(sa_column=_time())
+    used_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class AuditLogRow(SQLModel, table=True):
+    """One entry of the append-only, hash-chained audit log. Holds no personal data."""
+
+    __tablename__ = "audit_log"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: int = Field(sa_column=_time())
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    details: str
+    digest: bytes = Field(sa_column=_blob())
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The newest audit entry's sequence number and digest (detects removal of the newest entries)."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int
+    digest: bytes = Field(sa_column=_blob())

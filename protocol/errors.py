@@ -1,0 +1,61 @@
+"""Exceptions raised by :mod:`protocol`; each carries a stable :class:`ErrorCode` for the wire.
+
+::
+
+    ProtocolError (ValueError)
+      ├─ MalformedMessage   not valid JSON, wrong shape, float or oversized integer, bad field
+      ├─ BadSignature       signature missing, unknown key, or does not verify
+      ├─ InvalidField       a member-supplied field fails validation (e-mail, time zone, length)
+      └─ AuditChainBroken   an audit-log entry was edited, removed or reordered
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes, used in JSON error bodies and CLI ``--json`` output."""
+
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    INVALID_FIELD = "invalid_field"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+
+
+class ProtocolError(ValueError):
+    """Base class of protocol errors."""
+
+    code: ErrorCode = ErrorCode.MALFORMED
+
+
+class MalformedMessage(ProtocolError):
+    """The object does not have the shape the protocol requires."""
+
+    code = ErrorCode.MALFORMED
+
+
+class BadSignature(ProtocolError):
+    """The object's signature is missing, made by an unknown key, or does not verify."""
+
+    code = ErrorCode.BAD_SIGNATURE
+
+
+class InvalidField(ProtocolError):
+    """A field value fails validation; the message names the field."""
+
+    code = ErrorCode.INVALID_FIELD
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class AuditChainBroken(ProtocolError):
+    """The audit chain does not verify at ``seq``."""
+
+    code = ErrorCode.AUDIT_CHAIN_BROKEN
+
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(f"audit log broken at entry {seq}: {problem}")
+        self.seq = seq

@@ -1,0 +1,157 @@
+"""The signed node document served at ``/.well-known/mentornet``.
+
+It names the node, its base URL, the protocol versions it speaks, its current signing keys
+(each with a ``valid_until``) and its retired keys (each with ``expired_at``), so that what an
+old key signed stays verifiable after a rotation. The document is signed by its newest
+current key under the context ``mentornet/v1/node-document``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import crypto
+from protocol.canonical import JsonValue
+from protocol.encoding import b64decode, b64encode
+from protocol.errors import BadSignature, MalformedMessage
+from protocol.models import WireModel
+from protocol.signed import sign_object, verify_object
+
+NODE_DOCUMENT_CONTEXT = "mentornet/v1/node-document"
+NODE_DOCUMENT_TYPE = "mentornet/v1/node-document"
+PROTOCOL_VERSIONS: tuple[str, ...] = ("v1",)
+ED25519 = "ed25519"
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    """A node signing key as the document lists it (public half only)."""
+
+    public_key: bytes
+    valid_until: int
+    expired_at: int | None = None
+
+    @property
+    def key_id(self) -> str:
+        return crypto.key_id(self.public_key)
+
+
+class CurrentKeyEntry(WireModel):
+    id: str
+    algorithm: str
+    public_key: str
+    valid_until: int
+
+
+class OldKeyEntry(WireModel):
+    id: str
+    algorithm: str
+    public_key: str
+    expired_at: int
+
+
+class SignatureEntry(WireModel):
+    key_id: str
+    value: str
+
+
+class NodeDocument(WireModel):
+    """A parsed node document (only ever built from a verified raw object)."""
+
+    type: str
+    name: str
+    base_url: str
+    protocol_versions: tuple[str, ...]
+    keys: tuple[CurrentKeyEntry, ...]
+    old_keys: tuple[OldKeyEntry, ...]
+    issued_at: int
+    signature: SignatureEntry
+
+    def public_keys(self) -> dict[str, bytes]:
+        """Every key the document vouches for, current and old, by key id."""
+        entries: list[CurrentKeyEntry | OldKeyEntry] = [*self.keys, *self.old_keys]
+        return {entry.id: b64decode(entry.public_key, field="keys.public_key") for entry in entries}
+
+
+def build_node_document(
+    *,
+    name: str,
+    base_url: str,
+    current: Sequence[PublishedKey],
+    old: Sequence[PublishedKey],
+    signer: crypto.SigningKey,
+    issued_at: int,
+) -> dict[str, JsonValue]:
+    """Build and sign a node document.
+
+    Args:
+        name: the institution's display name.
+        base_url: the node's public base URL.
+        current: the current keys; ``signer``'s public key must be among them.
+        old: retired keys, each with ``expired_at`` set.
+        signer: the newest current key, which signs the document.
+        issued_at: Unix time in seconds.
+
+    Raises:
+        MalformedMessage: if the signer is not a current key or an old key lacks ``expired_at``.
+    """
+    if signer.public_key not in {key.public_key for key in current}:
+        raise MalformedMessage("the node document must be signed by one of its current keys")
+    old_entries: list[JsonValue] = []
+    for key in old:
+        if key.expired_at is None:
+            raise MalformedMessage("an old key must carry expired_at")
+        old_entries.append(
+            {"id": key.key_id, "algorithm": ED25519, "public_key": b64encode(key.public_key),
+             "expired_at": key.expired_at}
+        )
+    body: dict[str, JsonValue] = {
+        "type": NODE_DOCUMENT_TYPE,
+        "name": name,
+        "base_url": base_url,
+        "protocol_versions": list(PROTOCOL_VERSIONS),
+        "keys": [
+            {"id": key.key_id, "algorithm": ED25519, "public_key": b64encode(key.public_key),
+             "valid_until": key.valid_until}
+            for key in current
+        ],
+        "old_keys": old_entries,
+        "issued_at": issued_at,
+    }
+    return sign_object(body, signer, NODE_DOCUMENT_CONTEXT)
+
+
+def verify_node_document(raw: Mapping[str, object], *, now: int) -> NodeDocument:
+    """Verify a raw node document's self-signature, then parse it.
+
+    The signing key must be one of the document's *current* keys and still valid at ``now``;
+    whether that key is the one an operator pinned is the caller's decision.
+
+    Raises:
+        BadSignature: if the signature does not verify under a current, unexpired key.
+        MalformedMessage: if the verified object does not have the node-document shape.
+    """
+    current: dict[str, bytes] = {}
+    for entry in _list_of_mappings(raw.get("keys"), "keys"):
+        valid_until = entry.get("valid_until")
+        if isinstance(entry.get("id"), str) and isinstance(entry.get("public_key"), str) \
+                and isinstance(valid_until, int) and valid_until > now:
+            public_key = b64decode(str(entry["public_key"]), field="keys.public_key")
+            if crypto.key_id(public_key) != entry["id"]:
+                raise MalformedMessage("keys: a key id does not match its public key")
+            current[str(entry["id"])] = public_key
+    verify_object(raw, NODE_DOCUMENT_CONTEXT, current)
+    try:
+        document = NodeDocument.model_validate(raw)
+    except ValueError as exc:
+        raise MalformedMessage(f"not a node document: {exc}") from exc
+    if document.type != NODE_DOCUMENT_TYPE:
+        raise MalformedMessage(f"type must be {NODE_DOCUMENT_TYPE!r}")
+    return document
+
+
+def _list_of_mappings(value: object, field: str) -> list[Mapping[str, object]]:
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise BadSignature(f"{field}: expected a list of key objects")
+    return list(value)
