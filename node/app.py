@@ -1,0 +1,151 @@
+"""The node's HTTP application: ``build_app(config, secret) -> web.Application``.
+
+Resources (database, unlocked keyring, signing keys) are opened in a cleanup context and closed
+on shutdown, so a SIGTERM lets in-flight requests finish and then closes the database cleanly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from node.config import NodeConfig
+from node.errors import NodeError, NotFound, StorageError
+from node.instance import Clock, Node, open_node, system_clock
+from node.keyring import UnlockSecret
+from node.metrics import CONTENT_TYPE, Metrics
+from node.signing_keys import KeySet, load_key_set, node_document
+from protocol.errors import ProtocolError
+
+log = logging.getLogger("mentornet.node")
+
+KEY_SET_TTL_SECONDS = 10.0
+
+
+@dataclass
+class KeySetCache:
+    """The signing keys, re-read now and then so a rotation made by the CLI is picked up while serving."""
+
+    keys: KeySet
+    loaded_at: float
+
+
+CONFIG = web.AppKey("config", NodeConfig)
+METRICS = web.AppKey("metrics", Metrics)
+NODE = web.AppKey("node", Node)
+KEY_SET = web.AppKey("key_set", KeySetCache)
+CLOCK = web.AppKey("clock", Clock)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(config: NodeConfig, secret: UnlockSecret, *, clock: Clock = system_clock) -> web.Application:
+    """Build the node application; the database is opened and the keys unlocked on start-up."""
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[_observe, _errors])
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[CLOCK] = clock
+    app.cleanup_ctx.append(_node_context(secret))
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/.well-known/mentornet", _node_document)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        node = await open_node(config, secret, observe_query=app[METRICS].observe_query, clock=app[CLOCK])
+        app[NODE] = node
+        app[KEY_SET] = KeySetCache(await load_key_set(node), time.monotonic())
+        log.info("node started", extra={"node": config.name, "base_url": config.base_url,
+                                        "database": node.database.backend, "key_id": app[KEY_SET].keys.signer.key_id})
+        try:
+            yield
+        finally:
+            await node.close()
+            log.info("node stopped", extra={"node": config.name, "database": "closed"})
+
+    return context
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    try:
+        await request.app[NODE].database.ping()
+    except StorageError:
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def _node_document(request: web.Request) -> web.Response:
+    app = request.app
+    cache = app[KEY_SET]
+    if time.monotonic() - cache.loaded_at > KEY_SET_TTL_SECONDS:
+        app[KEY_SET] = cache = KeySetCache(await load_key_set(app[NODE]), time.monotonic())
+    document = node_document(app[NODE], cache.keys, app[CLOCK]())
+    return web.json_response(document, headers={"Cache-Control": "max-age=60"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    remote = request.remote or ""
+    try:
+        address = ipaddress.ip_address(remote)
+        allowed = any(address in ipaddress.ip_network(net, strict=False) for net in request.app[CONFIG].metrics_allow)
+    except ValueError:
+        allowed = False
+    if not allowed:
+        return _error_response(request, 403, "forbidden", "metrics are not served to this address")
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+@web.middleware
+async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS].requests.labels(route=route, method=request.method, status=str(status)).inc()
+        log.info("request", extra={"method": request.method, "route": route, "status": status,
+                                   "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return _error_response(request, 413, "too_large", f"request body over {request.app[CONFIG].max_body_bytes} bytes")
+    except web.HTTPNotFound:
+        return _error_response(request, 404, "not_found", "no such endpoint")
+    except web.HTTPMethodNotAllowed:
+        return _error_response(request, 405, "method_not_allowed", f"{request.method} is not allowed here")
+    except ProtocolError as exc:
+        return _error_response(request, 400, str(exc.code), str(exc))
+    except NotFound as exc:
+        return _error_response(request, 404, exc.code, str(exc))
+    except NodeError as exc:
+        log.error("node error", extra={"code": exc.code, "route": request.path})
+        return _error_response(request, 503, exc.code, "the node cannot serve this request right now")
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error", extra={"route": request.path})
+        return _error_response(request, 500, "internal", "internal error")
+
+
+def _error_response(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    request.app[METRICS].errors.labels(code=code).inc()
+    return web.json_response({"error": code, "message": message}, status=status)
