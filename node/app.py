@@ -10,7 +10,6 @@ import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -27,12 +26,22 @@ log = logging.getLogger("mentornet.node")
 KEY_SET_TTL_SECONDS = 10.0
 
 
-@dataclass
 class KeySetCache:
     """The signing keys, re-read now and then so a rotation made by the CLI is picked up while serving."""
 
-    keys: KeySet
-    loaded_at: float
+    def __init__(self, node: Node, keys: KeySet) -> None:
+        self._node = node
+        self._keys = keys
+        self._loaded_at = time.monotonic()
+
+    @classmethod
+    async def load(cls, node: Node) -> KeySetCache:
+        return cls(node, await load_key_set(node))
+
+    async def current(self) -> KeySet:
+        if time.monotonic() - self._loaded_at > KEY_SET_TTL_SECONDS:
+            self._keys, self._loaded_at = await load_key_set(self._node), time.monotonic()
+        return self._keys
 
 
 CONFIG = web.AppKey("config", NodeConfig)
@@ -62,9 +71,10 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         config = app[CONFIG]
         node = await open_node(config, secret, observe_query=app[METRICS].observe_query, clock=app[CLOCK])
         app[NODE] = node
-        app[KEY_SET] = KeySetCache(await load_key_set(node), time.monotonic())
+        app[KEY_SET] = await KeySetCache.load(node)
         log.info("node started", extra={"node": config.name, "base_url": config.base_url,
-                                        "database": node.database.backend, "key_id": app[KEY_SET].keys.signer.key_id})
+                                        "database": node.database.backend,
+                                        "key_id": (await app[KEY_SET].current()).signer.key_id})
         try:
             yield
         finally:
@@ -84,10 +94,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _node_document(request: web.Request) -> web.Response:
     app = request.app
-    cache = app[KEY_SET]
-    if time.monotonic() - cache.loaded_at > KEY_SET_TTL_SECONDS:
-        app[KEY_SET] = cache = KeySetCache(await load_key_set(app[NODE]), time.monotonic())
-    document = node_document(app[NODE], cache.keys, app[CLOCK]())
+    document = node_document(app[NODE], await app[KEY_SET].current(), app[CLOCK]())
     return web.json_response(document, headers={"Cache-Control": "max-age=60"})
 
 

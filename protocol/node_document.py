@@ -62,9 +62,9 @@ class NodeDocument(WireModel):
     type: str
     name: str
     base_url: str
-    protocol_versions: tuple[str, ...]
-    keys: tuple[CurrentKeyEntry, ...]
-    old_keys: tuple[OldKeyEntry, ...]
+    protocol_versions: list[str]
+    keys: list[CurrentKeyEntry]
+    old_keys: list[OldKeyEntry]
     issued_at: int
     signature: SignatureEntry
 

@@ -1,0 +1,44 @@
+"""Signing-key rotation: a new key signs, old keys stay listed so what they signed still verifies."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.instance import Node
+from node.signing_keys import load_key_set, node_document, rotate_signing_key
+from protocol.errors import BadSignature
+from protocol.node_document import NODE_DOCUMENT_CONTEXT, verify_node_document
+from protocol.signed import verify_object
+
+NOW = 1_800_000_000
+
+
+async def test_the_node_document_is_signed_by_the_current_key(node: Node) -> None:
+    keys = await load_key_set(node)
+    document = verify_node_document(node_document(node, keys, NOW), now=NOW)
+    assert document.name == "Test University"
+    assert document.signature.key_id == keys.signer.key_id
+    assert document.old_keys == []
+
+
+async def test_after_rotation_the_old_key_is_listed_with_expired_at_and_its_signatures_still_verify(node: Node) -> None:
+    old_document = node_document(node, await load_key_set(node), NOW)
+    old_key_id = (await load_key_set(node)).signer.key_id
+
+    new_key_id, retired = await rotate_signing_key(node)
+
+    assert retired == [old_key_id] and new_key_id != old_key_id
+    document = verify_node_document(node_document(node, await load_key_set(node), NOW), now=NOW)
+    assert [key.id for key in document.keys] == [new_key_id]
+    assert [key.id for key in document.old_keys] == [old_key_id]
+    assert document.old_keys[0].expired_at > 0
+    assert verify_object(old_document, NODE_DOCUMENT_CONTEXT, document.public_keys()) == old_key_id
+
+
+async def test_an_old_key_can_no_longer_sign_a_node_document(node: Node) -> None:
+    old_document = node_document(node, await load_key_set(node), NOW)
+    await rotate_signing_key(node)
+    current = node_document(node, await load_key_set(node), NOW)
+    forged = {**old_document, "keys": current["keys"], "old_keys": current["old_keys"]}
+    with pytest.raises(BadSignature):
+        verify_node_document(forged, now=NOW)
