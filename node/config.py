@@ -122,7 +122,7 @@ def load_config(data_dir: Path) -> NodeConfig:
             ),
         )
     except KeyError as exc:
-        raise ConfigError(f"{path}: missing required setting {exc.args[0]!r}") from exc
+        raise ConfigError(f"{path}: missing required setting node.{exc.args[0]}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return validate_config(config)
