@@ -21,7 +21,7 @@ from crypto import CryptoError
 from node.backup import create_backup, restore_backup
 from node.config import KEY_FILE, NodeConfig, UnlockMethod, load_config
 from node.errors import NodeError, NodeNotInitialised
-from node.instance import Node, describe, init_node, open_node, read_secret_for
+from node.instance import Node, NodeStatus, describe, init_node, open_node, read_secret_for
 from node.kek_rotation import rotate_kek
 from node.keyring import UnlockSecret
 from node.logs import configure_logging
@@ -45,8 +45,12 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--data-dir", type=click.Path(path_type=Path), envvar="MENTORNET_HOME", default=DEFAULT_DATA_DIR,
-        show_default="$MENTORNET_HOME, else ./mentornet-data", help="The node's data directory.",
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        envvar="MENTORNET_HOME",
+        default=DEFAULT_DATA_DIR,
+        show_default="$MENTORNET_HOME, else ./mentornet-data",
+        help="The node's data directory.",
     )(func)
 
 
@@ -56,7 +60,9 @@ def _json_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _passphrase_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--passphrase-file", type=click.Path(path_type=Path, dir_okay=False), envvar="MENTORNET_PASSPHRASE_FILE",
+        "--passphrase-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        envvar="MENTORNET_PASSPHRASE_FILE",
         help="Read the node passphrase from this file (default: $MENTORNET_PASSPHRASE_FILE, else a prompt).",
     )(func)
 
@@ -118,48 +124,69 @@ def cli() -> None:
 @cli.command()
 @_data_dir_option
 @click.option("--name", required=True, help="Your institution's display name.")
-@click.option("--url", "base_url", required=True, help="The node's public base URL, e.g. https://mentornet.example.org.")
+@click.option(
+    "--url", "base_url", required=True, help="The node's public base URL, e.g. https://mentornet.example.org."
+)
 @_passphrase_option
-@click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Unlock with a new random key file created here (mode 0600) instead of a passphrase.")
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Unlock with a new random key file created here (mode 0600) instead of a passphrase.",
+)
 @click.option("--database-url", help="postgresql+asyncpg://... for PostgreSQL (default: SQLite in the data dir).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @_json_option
 @_guarded
-def init(data_dir: Path, name: str, base_url: str, passphrase_file: Path | None, key_file: Path | None,
-         database_url: str | None, host: str, port: int, as_json: bool) -> None:
+def init(
+    data_dir: Path,
+    name: str,
+    base_url: str,
+    passphrase_file: Path | None,
+    key_file: Path | None,
+    database_url: str | None,
+    host: str,
+    port: int,
+    as_json: bool,
+) -> None:
     """Create a node: config, database, key hierarchy and signing key."""
     data_dir = data_dir.resolve()
     method = UnlockMethod.KEY_FILE if key_file else UnlockMethod.PASSPHRASE
-    config = NodeConfig(data_dir=data_dir, name=name, base_url=base_url.rstrip("/"), unlock=method,
-                        key_file=key_file.resolve() if key_file else None, database_url=database_url,
-                        host=host, port=port)
+    config = NodeConfig(
+        data_dir=data_dir,
+        name=name,
+        base_url=base_url.rstrip("/"),
+        unlock=method,
+        key_file=key_file.resolve() if key_file else None,
+        database_url=database_url,
+        host=host,
+        port=port,
+    )
     secret = None
     if method is UnlockMethod.PASSPHRASE:
         secret = UnlockSecret.from_passphrase(_read_passphrase(passphrase_file, confirm=True))
     _create_node(config, secret, as_json)
 
 
-def _create_node(config: NodeConfig, secret: UnlockSecret | None, as_json: bool) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
+def _create_node(config: NodeConfig, secret: UnlockSecret | None, as_json: bool) -> None:
+    async def run() -> NodeStatus:
         node = await init_node(config, secret)
         await node.close()
         return await describe(config)
 
     status = asyncio.run(run())
-    result = {**status, "config": str(config.config_path), "key_file": str(config.key_file) if config.key_file else None}
+    key_file = str(config.key_file) if config.key_file else None
+    result = {**status.as_json(), "config": str(config.config_path), "key_file": key_file}
 
     def human() -> None:
         click.echo(f"Created node '{config.name}' in {config.data_dir}")
         click.echo(f"  config:      {config.config_path}")
-        click.echo(f"  database:    {status['database']['where']}")  # type: ignore[index]
+        click.echo(f"  database:    {status.database}")
         if config.key_file:
             click.echo(f"  key file:    {config.key_file}  (secret: keep it safe and back it up apart from the data)")
-        click.echo(f"  fingerprint: {status['fingerprint']}  (give it to peers out of band)")
+        click.echo(f"  fingerprint: {status.fingerprint}  (give it to peers out of band)")
 
     emit(as_json, result, human)
-    return result
 
 
 @cli.command()
@@ -176,15 +203,28 @@ def serve(data_dir: Path, host: str | None, port: int | None, passphrase_file: P
         config = load_config(data_dir)
     except NodeNotInitialised:
         click.echo(f"No node in {data_dir}: creating one with safe defaults (key-file unlock, SQLite).", err=True)
-        _create_node(NodeConfig(data_dir=data_dir, name=f"Mentornet node on {socket.gethostname()}",
-                                base_url=DEFAULT_URL if port is None else f"http://127.0.0.1:{port}",
-                                unlock=UnlockMethod.KEY_FILE, key_file=data_dir / KEY_FILE), None, as_json)
+        _create_node(
+            NodeConfig(
+                data_dir=data_dir,
+                name=f"Mentornet node on {socket.gethostname()}",
+                base_url=DEFAULT_URL if port is None else f"http://127.0.0.1:{port}",
+                unlock=UnlockMethod.KEY_FILE,
+                key_file=data_dir / KEY_FILE,
+            ),
+            None,
+            as_json,
+        )
         config = load_config(data_dir)
     config = replace(config, host=host or config.host, port=port or config.port)
     secret = read_secret_for(config, lambda: _read_passphrase(passphrase_file))
     configure_logging()
-    run_server(config, secret, on_ready=lambda url: click.echo(
-        f"Mentornet node '{config.name}' serving on {url} (data: {config.data_dir}); Ctrl-C stops it.", err=True))
+    run_server(
+        config,
+        secret,
+        on_ready=lambda url: click.echo(
+            f"Mentornet node '{config.name}' serving on {url} (data: {config.data_dir}); Ctrl-C stops it.", err=True
+        ),
+    )
 
 
 @cli.command()
@@ -197,16 +237,14 @@ def status(data_dir: Path, as_json: bool) -> None:
     info = asyncio.run(describe(config))
 
     def human() -> None:
-        members = info["members"]
-        database = info["database"]
-        click.echo(f"Node:        {info['name']}  ({info['base_url']})")
-        click.echo(f"Key:         {info['key_id']}  {info['fingerprint']}  ({info['old_keys']} old)")
-        click.echo(f"Members:     {members['total']}  " +  # type: ignore[index]
-                   ", ".join(f"{k}: {v}" for k, v in sorted(members["by_role"].items())))  # type: ignore[index]
-        click.echo(f"Database:    {database['backend']} at {database['where']}, schema {database['schema_revision']}")  # type: ignore[index]
-        click.echo(f"KEK:         version(s) {info['kek_versions']}; unlock by {info['unlock']}")
+        roles = ", ".join(f"{role}: {count}" for role, count in sorted(info.members_by_role.items()))
+        click.echo(f"Node:        {info.name}  ({info.base_url})")
+        click.echo(f"Key:         {info.key_id}  {info.fingerprint}  ({info.old_keys} old)")
+        click.echo(f"Members:     {sum(info.members_by_role.values())}" + (f"  ({roles})" if roles else ""))
+        click.echo(f"Database:    {info.backend} at {info.database}, schema {info.schema_revision}")
+        click.echo(f"KEK:         version(s) {', '.join(map(str, info.kek_versions))}; unlock by {info.unlock}")
 
-    emit(as_json, info, human)
+    emit(as_json, info.as_json(), human)
 
 
 @cli.group()
@@ -231,8 +269,11 @@ def db_upgrade(data_dir: Path, as_json: bool) -> None:
             await database.close()
 
     before, after = asyncio.run(run())
-    emit(as_json, {"from": before, "to": after},
-         lambda: click.echo(f"Schema at revision {after}" + ("" if before == after else f" (was {before})")))
+    emit(
+        as_json,
+        {"from": before, "to": after},
+        lambda: click.echo(f"Schema at revision {after}" + ("" if before == after else f" (was {before})")),
+    )
 
 
 @cli.group()
@@ -252,17 +293,32 @@ def member() -> None:
 @_passphrase_option
 @_json_option
 @_guarded
-def member_invite(data_dir: Path, email: str, name: str, role: str, timezone: str, languages: tuple[str, ...],
-                  interests: tuple[str, ...], profile: str, passphrase_file: Path | None, as_json: bool) -> None:
+def member_invite(
+    data_dir: Path,
+    email: str,
+    name: str,
+    role: str,
+    timezone: str,
+    languages: tuple[str, ...],
+    interests: tuple[str, ...],
+    profile: str,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
     """Invite a member; prints a one-time invite code."""
-    checked = MemberProfile.validated(name=name, email=email, profile=profile, interests=interests,
-                                      languages=languages, timezone=timezone)
+    checked = MemberProfile.validated(
+        name=name, email=email, profile=profile, interests=interests, languages=languages, timezone=timezone
+    )
     invitation = _with_node(data_dir, passphrase_file, lambda node: invite_member(node, checked, role))
-    emit(as_json, {"member_id": invitation.member_id, "invite_code": invitation.code,
-                   "expires_at": invitation.expires_at},
-         lambda: click.echo(f"Invited member {invitation.member_id}\n"
-                            f"Invite code (shown once, give it to the member): {invitation.code}\n"
-                            f"Expires at: {_time(invitation.expires_at)}"))
+    emit(
+        as_json,
+        {"member_id": invitation.member_id, "invite_code": invitation.code, "expires_at": invitation.expires_at},
+        lambda: click.echo(
+            f"Invited member {invitation.member_id}\n"
+            f"Invite code (shown once, give it to the member): {invitation.code}\n"
+            f"Expires at: {_time(invitation.expires_at)}"
+        ),
+    )
 
 
 @member.command("list")
@@ -299,9 +355,14 @@ def member_show(member_id: str, data_dir: Path, passphrase_file: Path | None, as
         if found.profile is None:
             click.echo("  (personal data erased)")
             return
-        for label, value in (("name", found.profile.name), ("email", found.profile.email),
-                             ("timezone", found.profile.timezone), ("languages", ", ".join(found.profile.languages)),
-                             ("interests", ", ".join(found.profile.interests)), ("profile", found.profile.profile)):
+        for label, value in (
+            ("name", found.profile.name),
+            ("email", found.profile.email),
+            ("timezone", found.profile.timezone),
+            ("languages", ", ".join(found.profile.languages)),
+            ("interests", ", ".join(found.profile.interests)),
+            ("profile", found.profile.profile),
+        ):
             click.echo(f"  {label + ':':<11}{value}")
 
     emit(as_json, found.as_json(), human)
@@ -310,8 +371,12 @@ def member_show(member_id: str, data_dir: Path, passphrase_file: Path | None, as
 @member.command("export")
 @click.argument("member_id")
 @_data_dir_option
-@click.option("--to", "destination", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the export to this file (mode 0600) instead of standard output.")
+@click.option(
+    "--to",
+    "destination",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the export to this file (mode 0600) instead of standard output.",
+)
 @_passphrase_option
 @_guarded
 def member_export(member_id: str, data_dir: Path, destination: Path | None, passphrase_file: Path | None) -> None:
@@ -341,8 +406,11 @@ def member_remove(member_id: str, data_dir: Path, yes: bool, passphrase_file: Pa
             raise NodeError("removing a member cannot be undone: confirm with --yes")
         click.confirm(f"Erase member {member_id} for good? This cannot be undone", abort=True)
     _with_node(data_dir, passphrase_file, lambda node: remove_member(node, member_id))
-    emit(as_json, {"removed": member_id},
-         lambda: click.echo(f"Removed member {member_id}: its data key is destroyed; its data can never be read again."))
+    emit(
+        as_json,
+        {"removed": member_id},
+        lambda: click.echo(f"Removed member {member_id}: its data key is destroyed; its data can never be read again."),
+    )
 
 
 @cli.group()
@@ -358,9 +426,14 @@ def keys() -> None:
 def keys_rotate_signing(data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Make a new signing key current; old keys stay listed (with expired_at) so their signatures verify."""
     new_id, retired = _with_node(data_dir, passphrase_file, rotate_signing_key)
-    emit(as_json, {"key_id": new_id, "retired": retired},
-         lambda: click.echo(f"New signing key {new_id}; retired {', '.join(retired) or 'none'}. "
-                            "A running node serves it within 10 seconds."))
+    emit(
+        as_json,
+        {"key_id": new_id, "retired": retired},
+        lambda: click.echo(
+            f"New signing key {new_id}; retired {', '.join(retired) or 'none'}. "
+            "A running node serves it within 10 seconds."
+        ),
+    )
 
 
 @keys.command("rotate-kek")
@@ -370,14 +443,23 @@ def keys_rotate_signing(data_dir: Path, passphrase_file: Path | None, as_json: b
 @_guarded
 def keys_rotate_kek(data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Create a new KEK version and rewrap every data key under it; the node may keep serving."""
-    result = _with_node(data_dir, passphrase_file,
-                        lambda node: rotate_kek(node, progress_printer("Rewrapping keys", as_json)))
-    emit(as_json, {"kek_version": result.new_version, "rewrapped_data_keys": result.rewrapped_data_keys,
-                   "rewrapped_signing_keys": result.rewrapped_signing_keys,
-                   "retired_versions": list(result.retired_versions)},
-         lambda: click.echo(f"KEK version {result.new_version} is current: rewrapped {result.rewrapped_data_keys} "
-                            f"data key(s) and {result.rewrapped_signing_keys} signing key(s); retired version(s) "
-                            f"{', '.join(map(str, result.retired_versions)) or 'none'}."))
+    result = _with_node(
+        data_dir, passphrase_file, lambda node: rotate_kek(node, progress_printer("Rewrapping keys", as_json))
+    )
+    emit(
+        as_json,
+        {
+            "kek_version": result.new_version,
+            "rewrapped_data_keys": result.rewrapped_data_keys,
+            "rewrapped_signing_keys": result.rewrapped_signing_keys,
+            "retired_versions": list(result.retired_versions),
+        },
+        lambda: click.echo(
+            f"KEK version {result.new_version} is current: rewrapped {result.rewrapped_data_keys} "
+            f"data key(s) and {result.rewrapped_signing_keys} signing key(s); retired version(s) "
+            f"{', '.join(map(str, result.retired_versions)) or 'none'}."
+        ),
+    )
 
 
 @cli.group()
@@ -398,36 +480,63 @@ def audit_verify(data_dir: Path, passphrase_file: Path | None, as_json: bool) ->
 
 @cli.command()
 @_data_dir_option
-@click.option("--to", "destination", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The backup file to create.")
+@click.option(
+    "--to",
+    "destination",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The backup file to create.",
+)
 @_json_option
 @_guarded
 def backup(data_dir: Path, destination: Path, as_json: bool) -> None:
     """Make a consistent backup of a SQLite node, also while it runs (key files are never included)."""
     config = load_config(data_dir)
     info = create_backup(config, destination.resolve(), progress=progress_printer("Copying database pages", as_json))
-    emit(as_json, {"path": str(info.path), "created_at": info.created_at, "database_bytes": info.database_bytes,
-                   "sha256": info.sha256},
-         lambda: click.echo(f"Backup written to {info.path} ({info.database_bytes} database bytes). "
-                            "It holds no key file: keep the passphrase or key file safe separately."))
+    emit(
+        as_json,
+        {
+            "path": str(info.path),
+            "created_at": info.created_at,
+            "database_bytes": info.database_bytes,
+            "sha256": info.sha256,
+        },
+        lambda: click.echo(
+            f"Backup written to {info.path} ({info.database_bytes} database bytes). "
+            "It holds no key file: keep the passphrase or key file safe separately."
+        ),
+    )
 
 
 @cli.command()
-@click.option("--from", "source", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="The backup file.")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The backup file.",
+)
 @_data_dir_option
-@click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="The node's key file, for a node that unlocks with one.")
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The node's key file, for a node that unlocks with one.",
+)
 @_passphrase_option
 @_json_option
 @_guarded
 def restore(source: Path, data_dir: Path, key_file: Path | None, passphrase_file: Path | None, as_json: bool) -> None:
     """Restore a backup into a new data directory and check that it unlocks."""
-    config, members = asyncio.run(restore_backup(source, data_dir, key_file=key_file,
-                                                 passphrase=lambda: _read_passphrase(passphrase_file)))
-    emit(as_json, {"data_dir": str(config.data_dir), "members": members},
-         lambda: click.echo(f"Restored node '{config.name}' into {config.data_dir}: it unlocks, "
-                            f"{members} member record(s) readable."))
+    config, members = asyncio.run(
+        restore_backup(source, data_dir, key_file=key_file, passphrase=lambda: _read_passphrase(passphrase_file))
+    )
+    emit(
+        as_json,
+        {"data_dir": str(config.data_dir), "members": members},
+        lambda: click.echo(
+            f"Restored node '{config.name}' into {config.data_dir}: it unlocks, {members} member record(s) readable."
+        ),
+    )
 
 
 def _time(timestamp: int) -> str:

@@ -70,7 +70,12 @@ def keyed_digest(key: bytes, domain: str, value: bytes) -> bytes:
     """HMAC-SHA256 of ``domain || 0x00 || value``: blind indexes and authenticated hash chains.
 
     The same value under another domain (another field, another purpose) gives an unrelated digest.
+
+    Raises:
+        InvalidKey: if the domain contains a NUL byte (it would make the encoding ambiguous).
     """
+    if "\x00" in domain:
+        raise InvalidKey("a digest domain must not contain NUL")
     return _primitives.hmac_sha256(key, domain.encode() + b"\x00" + value)
 
 

@@ -48,7 +48,7 @@ CONFIG = web.AppKey("config", NodeConfig)
 METRICS = web.AppKey("metrics", Metrics)
 NODE = web.AppKey("node", Node)
 KEY_SET = web.AppKey("key_set", KeySetCache)
-CLOCK = web.AppKey("clock", Clock)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,9 +72,15 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         node = await open_node(config, secret, observe_query=app[METRICS].observe_query, clock=app[CLOCK])
         app[NODE] = node
         app[KEY_SET] = await KeySetCache.load(node)
-        log.info("node started", extra={"node": config.name, "base_url": config.base_url,
-                                        "database": node.database.backend,
-                                        "key_id": (await app[KEY_SET].current()).signer.key_id})
+        log.info(
+            "node started",
+            extra={
+                "node": config.name,
+                "base_url": config.base_url,
+                "database": node.database.backend,
+                "key_id": (await app[KEY_SET].current()).signer.key_id,
+            },
+        )
         try:
             yield
         finally:
@@ -125,8 +131,15 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
         request.app[METRICS].requests.labels(route=route, method=request.method, status=str(status)).inc()
-        log.info("request", extra={"method": request.method, "route": route, "status": status,
-                                   "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
 
 
 @web.middleware
@@ -134,7 +147,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        return _error_response(request, 413, "too_large", f"request body over {request.app[CONFIG].max_body_bytes} bytes")
+        limit = request.app[CONFIG].max_body_bytes
+        return _error_response(request, 413, "too_large", f"request body over {limit} bytes")
     except web.HTTPNotFound:
         return _error_response(request, 404, "not_found", "no such endpoint")
     except web.HTTPMethodNotAllowed:

@@ -40,16 +40,19 @@ class BackupInfo:
     sha256: str
 
 
-def create_backup(config: NodeConfig, destination: Path, *, progress: Progress | None = None,
-                  clock: Clock = system_clock) -> BackupInfo:
+def create_backup(
+    config: NodeConfig, destination: Path, *, progress: Progress | None = None, clock: Clock = system_clock
+) -> BackupInfo:
     """Write a consistent backup of a SQLite node to ``destination`` (mode 0600, never overwritten).
 
     Raises:
         BackupError: for a PostgreSQL node, an existing destination, or an unreadable database.
     """
     if config.sqlite_path is None:
-        raise BackupError("this node stores its data in PostgreSQL: back it up with pg_dump "
-                          "(see docs/operator-guide.md), plus mentornet.toml")
+        raise BackupError(
+            "this node stores its data in PostgreSQL: back it up with pg_dump "
+            "(see docs/operator-guide.md), plus mentornet.toml"
+        )
     if destination.exists():
         raise BackupError(f"{destination} already exists; refusing to overwrite it")
     with tempfile.TemporaryDirectory(prefix="mentornet-backup-") as scratch:
@@ -63,16 +66,21 @@ def create_backup(config: NodeConfig, destination: Path, *, progress: Progress |
             "created_at": created_at,
             "node": {"name": config.name, "base_url": config.base_url},
             "unlock": str(config.unlock),
-            "sha256": {SQLITE_FILE: hashlib.sha256(database).hexdigest(),
-                       CONFIG_FILE: hashlib.sha256(config_text).hexdigest()},
+            "sha256": {
+                SQLITE_FILE: hashlib.sha256(database).hexdigest(),
+                CONFIG_FILE: hashlib.sha256(config_text).hexdigest(),
+            },
         }
         partial = destination.with_name(destination.name + ".partial")
         try:
             with partial.open("xb") as handle:
                 partial.chmod(0o600)
                 with tarfile.open(fileobj=handle, mode="w:gz") as archive:
-                    for name, data in ((MANIFEST, json.dumps(manifest, indent=2).encode()),
-                                       (CONFIG_FILE, config_text), (SQLITE_FILE, database)):
+                    for name, data in (
+                        (MANIFEST, json.dumps(manifest, indent=2).encode()),
+                        (CONFIG_FILE, config_text),
+                        (SQLITE_FILE, database),
+                    ):
                         info = tarfile.TarInfo(name)
                         info.size, info.mode, info.mtime = len(data), 0o600, created_at
                         archive.addfile(info, io.BytesIO(data))
@@ -83,8 +91,9 @@ def create_backup(config: NodeConfig, destination: Path, *, progress: Progress |
     return BackupInfo(destination, created_at, len(database), manifest["sha256"][SQLITE_FILE])  # type: ignore[index]
 
 
-async def restore_backup(source: Path, data_dir: Path, *, key_file: Path | None,
-                         passphrase: Callable[[], str]) -> tuple[NodeConfig, int]:
+async def restore_backup(
+    source: Path, data_dir: Path, *, key_file: Path | None, passphrase: Callable[[], str]
+) -> tuple[NodeConfig, int]:
     """Restore a backup into a new data directory, unlock it and read every member back.
 
     Returns:
@@ -96,7 +105,7 @@ async def restore_backup(source: Path, data_dir: Path, *, key_file: Path | None,
             or if the node uses a key file and none is given.
         UnlockFailed: if the passphrase or key file does not unlock the restored node (nothing is kept).
     """
-    data_dir = data_dir.resolve()
+    data_dir = data_dir.resolve()  # noqa: ASYNC240 (one stat before any I/O of substance)
     created = not data_dir.exists()
     config = _unpack(source, data_dir, key_file=key_file)
     try:

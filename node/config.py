@@ -21,7 +21,7 @@ DEFAULT_PORT = 8080
 
 
 class UnlockMethod(StrEnum):
-    PASSPHRASE = "passphrase"
+    PASSPHRASE = "passphrase"  # noqa: S105 (a method name, not a secret)
     KEY_FILE = "key-file"
 
 
@@ -66,7 +66,9 @@ def validate_config(config: NodeConfig) -> NodeConfig:
         raise ConfigError(f"{where}: node.name must be 1 to 200 characters")
     url = urlsplit(config.base_url)
     if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
-        raise ConfigError(f"{where}: node.base_url must be an http(s) URL without query, e.g. https://mentornet.example.org")
+        raise ConfigError(
+            f"{where}: node.base_url must be an http(s) URL without query, e.g. https://mentornet.example.org"
+        )
     if config.unlock is UnlockMethod.KEY_FILE and config.key_file is None:
         raise ConfigError(f"{where}: keys.key_file is required when keys.unlock = 'key-file'")
     if not 0 < config.port < 65536:

@@ -51,8 +51,14 @@ class Node:
 
     async def audit(self, store: AuditStore, action: str, target: str, details: dict[str, Any] | None = None) -> None:
         """Append an admin action to the audit log in the caller's transaction."""
-        await store.append(self.keyring.audit_key, at=self.clock(), actor=self.actor, action=action,
-                           target=target, details=details or {})
+        await store.append(
+            self.keyring.audit_key,
+            at=self.clock(),
+            actor=self.actor,
+            action=action,
+            target=target,
+            details=details or {},
+        )
 
     async def verify_audit_log(self) -> int:
         """Verify the whole audit chain; return the number of entries (raises AuditChainBroken)."""
@@ -102,8 +108,12 @@ async def init_node(config: NodeConfig, secret: UnlockSecret | None, *, clock: C
                 kek = await keys.add_kek(1, secrets.token_bytes(SALT_BYTES), now)
                 signing = crypto.SigningKey(secrets.token_bytes(32))
                 await keys.add_signing_key(seal_signing_key(node, signing, kek.version, kek.salt, now))
-                await node.audit(AuditStore(session), "node.init", config.name,
-                                 {"key_id": signing.key_id, "unlock": str(config.unlock)})
+                await node.audit(
+                    AuditStore(session),
+                    "node.init",
+                    config.name,
+                    {"key_id": signing.key_id, "unlock": str(config.unlock)},
+                )
         except BaseException:
             await database.close()
             raise
@@ -114,8 +124,9 @@ async def init_node(config: NodeConfig, secret: UnlockSecret | None, *, clock: C
         raise
 
 
-async def open_node(config: NodeConfig, secret: UnlockSecret, *, observe_query: QueryObserver | None = None,
-                    clock: Clock = system_clock) -> Node:
+async def open_node(
+    config: NodeConfig, secret: UnlockSecret, *, observe_query: QueryObserver | None = None, clock: Clock = system_clock
+) -> Node:
     """Open the database, check its schema and unlock the key hierarchy.
 
     Raises:
@@ -145,8 +156,45 @@ def read_secret_for(config: NodeConfig, passphrase: Callable[[], str]) -> Unlock
     return UnlockSecret.from_passphrase(passphrase())
 
 
-async def describe(config: NodeConfig) -> dict[str, JsonValue]:
-    """What ``mentornet status`` shows; needs no unlock (everything here is public or a count)."""
+@dataclass(frozen=True)
+class NodeStatus:
+    """What ``mentornet status`` shows; everything here is public or a count."""
+
+    name: str
+    base_url: str
+    data_dir: str
+    key_id: str | None
+    fingerprint: str | None
+    old_keys: int
+    kek_versions: list[int]
+    members_by_role: dict[str, int]
+    members_by_status: dict[str, int]
+    backend: str
+    database: str
+    schema_revision: str
+    unlock: str
+
+    def as_json(self) -> dict[str, JsonValue]:
+        return {
+            "name": self.name,
+            "base_url": self.base_url,
+            "data_dir": self.data_dir,
+            "key_id": self.key_id,
+            "fingerprint": self.fingerprint,
+            "old_keys": self.old_keys,
+            "kek_versions": list(self.kek_versions),
+            "members": {
+                "total": sum(self.members_by_role.values()),
+                "by_role": dict(self.members_by_role),
+                "by_status": dict(self.members_by_status),
+            },
+            "database": {"backend": self.backend, "where": self.database, "schema_revision": self.schema_revision},
+            "unlock": self.unlock,
+        }
+
+
+async def describe(config: NodeConfig) -> NodeStatus:
+    """The node's status; needs no unlock."""
     database = Database(config.effective_database_url)
     try:
         revision = await database.check_schema()
@@ -163,31 +211,40 @@ async def describe(config: NodeConfig) -> dict[str, JsonValue]:
         by_status[status] = by_status.get(status, 0) + count
         if status != "removed":
             by_role[role] = by_role.get(role, 0) + count
-    return {
-        "name": config.name,
-        "base_url": config.base_url,
-        "data_dir": str(config.data_dir),
-        "key_id": current[-1].key_id if current else None,
-        "fingerprint": crypto.fingerprint(current[-1].public_key) if current else None,
-        "old_keys": len(signing_keys) - len(current),
-        "kek_versions": [kek.version for kek in keks if kek.retired_at is None],
-        "members": {"total": sum(by_role.values()), "by_role": by_role, "by_status": by_status},
-        "database": {"backend": database.backend, "where": database.where, "schema_revision": revision},
-        "unlock": str(config.unlock),
-    }
+    return NodeStatus(
+        name=config.name,
+        base_url=config.base_url,
+        data_dir=str(config.data_dir),
+        key_id=current[-1].key_id if current else None,
+        fingerprint=crypto.fingerprint(current[-1].public_key) if current else None,
+        old_keys=len(signing_keys) - len(current),
+        kek_versions=[kek.version for kek in keks if kek.retired_at is None],
+        members_by_role=by_role,
+        members_by_status=by_status,
+        backend=database.backend,
+        database=database.where,
+        schema_revision=revision,
+        unlock=str(config.unlock),
+    )
 
 
-def seal_signing_key(node: Node, key: crypto.SigningKey, kek_version: int, kek_salt: bytes,
-                     now: int) -> StoredSigningKey:
+def seal_signing_key(
+    node: Node, key: crypto.SigningKey, kek_version: int, kek_salt: bytes, now: int
+) -> StoredSigningKey:
     """A new signing key's row, its seed sealed under the given KEK version."""
-    sealed = seal_value(node.keyring.kek(kek_version, kek_salt), key.seed, **signing_key_binding(key.key_id, kek_version))
-    return StoredSigningKey(key.key_id, key.public_key, sealed, kek_version, now,
-                            now + node.config.signing_key_validity_days * DAY, None)
+    kek = node.keyring.kek(kek_version, kek_salt)
+    sealed = seal_value(kek, key.seed, **signing_key_binding(key.key_id, kek_version))
+    return StoredSigningKey(
+        key.key_id, key.public_key, sealed, kek_version, now, now + node.config.signing_key_validity_days * DAY, None
+    )
 
 
 def open_signing_key(node: Node, stored: StoredSigningKey, kek_salt: bytes) -> crypto.SigningKey:
-    seed = open_value(node.keyring.kek(stored.kek_version, kek_salt), stored.sealed_seed,
-                      **signing_key_binding(stored.key_id, stored.kek_version))
+    seed = open_value(
+        node.keyring.kek(stored.kek_version, kek_salt),
+        stored.sealed_seed,
+        **signing_key_binding(stored.key_id, stored.kek_version),
+    )
     return crypto.SigningKey(seed)
 
 
@@ -209,4 +266,3 @@ def _remove_created(paths: list[Path]) -> None:
         else:
             for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 candidate.unlink(missing_ok=True)
-

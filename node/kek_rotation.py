@@ -63,10 +63,14 @@ async def rotate_kek(node: Node, progress: Progress | None = None) -> KekRotatio
                 batch = await members.sealed_under(old.version, BATCH)
                 for member in batch:
                     assert member.sealed_data_key is not None
-                    data_key = open_value(old_kek, member.sealed_data_key,
-                                          **data_key_binding(member.id, old.version, member.data_key_version))
-                    resealed = seal_value(new_kek, data_key,
-                                          **data_key_binding(member.id, new.version, member.data_key_version))
+                    data_key = open_value(
+                        old_kek,
+                        member.sealed_data_key,
+                        **data_key_binding(member.id, old.version, member.data_key_version),
+                    )
+                    resealed = seal_value(
+                        new_kek, data_key, **data_key_binding(member.id, new.version, member.data_key_version)
+                    )
                     if await members.reseal_data_key(member.id, old.version, new.version, resealed):
                         data_keys += 1
                         done += 1
@@ -82,7 +86,14 @@ async def rotate_kek(node: Node, progress: Progress | None = None) -> KekRotatio
             if old.retired_at is None and not still_used.get(old.version):
                 await keys.retire_kek(old.version, node.clock())
                 retired.append(old.version)
-        await node.audit(AuditStore(session), "keys.rotate-kek", f"kek:{new.version}",
-                         {"rewrapped_data_keys": data_keys, "rewrapped_signing_keys": signing_keys,
-                          "retired_versions": list(retired)})
+        await node.audit(
+            AuditStore(session),
+            "keys.rotate-kek",
+            f"kek:{new.version}",
+            {
+                "rewrapped_data_keys": data_keys,
+                "rewrapped_signing_keys": signing_keys,
+                "retired_versions": list(retired),
+            },
+        )
     return KekRotation(new.version, data_keys, signing_keys, tuple(retired))

@@ -48,12 +48,25 @@ class MemberProfile:
     timezone: str = "UTC"
 
     @classmethod
-    def validated(cls, *, name: str, email: str, profile: str = "", interests: tuple[str, ...] = (),
-                  languages: tuple[str, ...] = (), timezone: str = "UTC") -> MemberProfile:
+    def validated(
+        cls,
+        *,
+        name: str,
+        email: str,
+        profile: str = "",
+        interests: tuple[str, ...] = (),
+        languages: tuple[str, ...] = (),
+        timezone: str = "UTC",
+    ) -> MemberProfile:
         """Validate every field before anything is stored (raises InvalidField naming the field)."""
-        return cls(name=validate_name(name), email=normalize_email(email), profile=validate_profile_text(profile),
-                   interests=validate_interests(interests), languages=validate_languages(languages),
-                   timezone=validate_timezone(timezone))
+        return cls(
+            name=validate_name(name),
+            email=normalize_email(email),
+            profile=validate_profile_text(profile),
+            interests=validate_interests(interests),
+            languages=validate_languages(languages),
+            timezone=validate_timezone(timezone),
+        )
 
 
 @dataclass(frozen=True)
@@ -66,9 +79,14 @@ class Member:
     profile: MemberProfile | None
 
     def as_json(self) -> dict[str, JsonValue]:
-        return {"id": self.id, "role": self.role, "status": self.status, "created_at": self.created_at,
-                "updated_at": self.updated_at,
-                "profile": _profile_json(self.profile) if self.profile else None}
+        return {
+            "id": self.id,
+            "role": self.role,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "profile": _profile_json(self.profile) if self.profile else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -80,8 +98,13 @@ class Invitation:
 
 def data_key_binding(member_id: str, kek_version: int, data_key_version: int) -> dict[str, JsonValue]:
     """What a member's sealed data key is bound to."""
-    return {"table": "members", "row": member_id, "field": "data_key", "kek_version": kek_version,
-            "data_key_version": data_key_version}
+    return {
+        "table": "members",
+        "row": member_id,
+        "field": "data_key",
+        "kek_version": kek_version,
+        "data_key_version": data_key_version,
+    }
 
 
 def field_binding(member_id: str, field: str, data_key_version: int) -> dict[str, JsonValue]:
@@ -110,17 +133,30 @@ async def invite_member(node: Node, profile: MemberProfile, role: str) -> Invita
     async with node.database.transaction() as session:
         kek = await KeyStore(session).current_kek()
         members = MemberStore(session)
-        await members.insert(StoredMember(
-            id=member_id, role=str(checked_role), status=str(MemberStatus.INVITED), kek_version=kek.version,
-            sealed_data_key=seal_value(node.keyring.kek(kek.version, kek.salt), data_key,
-                                       **data_key_binding(member_id, kek.version, 1)),
-            data_key_version=1, created_at=now, updated_at=now, removed_at=None,
-            sealed_fields=_seal_profile(data_key, member_id, 1, profile),
-        ))
+        await members.insert(
+            StoredMember(
+                id=member_id,
+                role=str(checked_role),
+                status=str(MemberStatus.INVITED),
+                kek_version=kek.version,
+                sealed_data_key=seal_value(
+                    node.keyring.kek(kek.version, kek.salt), data_key, **data_key_binding(member_id, kek.version, 1)
+                ),
+                data_key_version=1,
+                created_at=now,
+                updated_at=now,
+                removed_at=None,
+                sealed_fields=_seal_profile(data_key, member_id, 1, profile),
+            )
+        )
         await members.add_blind_index(EMAIL_INDEX, node.keyring.blind_index(EMAIL_INDEX, profile.email), member_id)
         await members.add_invite(hash_invite_code(code), member_id, now, expires_at)
-        await node.audit(AuditStore(session), "member.invite", member_id,
-                         {"role": str(checked_role), "invite_expires_at": expires_at})
+        await node.audit(
+            AuditStore(session),
+            "member.invite",
+            member_id,
+            {"role": str(checked_role), "invite_expires_at": expires_at},
+        )
     return Invitation(member_id, code, expires_at)
 
 
@@ -160,7 +196,7 @@ async def export_member(node: Node, member_id: str) -> dict[str, JsonValue]:
         "exported_at": node.clock(),
         "node": {"name": node.config.name, "base_url": node.config.base_url},
         "member": member.as_json(),
-        "invites": [dict(asdict(invite)) for invite in invites],  # type: ignore[misc]
+        "invites": [dict(asdict(invite)) for invite in invites],
     }
 
 
@@ -174,34 +210,52 @@ async def remove_member(node: Node, member_id: str) -> None:
         members = MemberStore(session)
         stored = await members.get(member_id)
         if stored is None or stored.status == MemberStatus.REMOVED:
-            raise NotFound(f"no member with id {member_id}" if stored is None else f"member {member_id} was already removed")
+            problem = f"no member with id {member_id}" if stored is None else f"member {member_id} was already removed"
+            raise NotFound(problem)
         await members.shred(member_id, node.clock(), str(MemberStatus.REMOVED))
         await node.audit(AuditStore(session), "member.remove", member_id)
 
 
 def _seal_profile(data_key: bytes, member_id: str, key_version: int, profile: MemberProfile) -> dict[str, bytes | None]:
     values = _profile_json(profile)
-    return {name: seal_value(data_key, json.dumps(values[name]).encode(), **field_binding(member_id, name, key_version))
-            for name in PERSONAL_FIELDS}
+    return {
+        name: seal_value(data_key, json.dumps(values[name]).encode(), **field_binding(member_id, name, key_version))
+        for name in PERSONAL_FIELDS
+    }
 
 
 def _open_member(node: Node, stored: StoredMember, salts: dict[int, bytes]) -> Member:
     profile = None
     if stored.sealed_data_key is not None and stored.kek_version is not None:
-        data_key = open_value(node.keyring.kek(stored.kek_version, salts[stored.kek_version]), stored.sealed_data_key,
-                              **data_key_binding(stored.id, stored.kek_version, stored.data_key_version))
+        data_key = open_value(
+            node.keyring.kek(stored.kek_version, salts[stored.kek_version]),
+            stored.sealed_data_key,
+            **data_key_binding(stored.id, stored.kek_version, stored.data_key_version),
+        )
         values = {}
         for name in PERSONAL_FIELDS:
             sealed = stored.sealed_fields[name]
             assert sealed is not None
-            values[name] = json.loads(open_value(data_key, sealed, **field_binding(stored.id, name,
-                                                                                    stored.data_key_version)))
-        profile = MemberProfile(name=values["name"], email=values["email"], profile=values["profile"],
-                                interests=tuple(values["interests"]), languages=tuple(values["languages"]),
-                                timezone=values["timezone"])
+            values[name] = json.loads(
+                open_value(data_key, sealed, **field_binding(stored.id, name, stored.data_key_version))
+            )
+        profile = MemberProfile(
+            name=values["name"],
+            email=values["email"],
+            profile=values["profile"],
+            interests=tuple(values["interests"]),
+            languages=tuple(values["languages"]),
+            timezone=values["timezone"],
+        )
     return Member(stored.id, stored.role, stored.status, stored.created_at, stored.updated_at, profile)
 
 
 def _profile_json(profile: MemberProfile) -> dict[str, JsonValue]:
-    return {"name": profile.name, "email": profile.email, "profile": profile.profile,
-            "interests": list(profile.interests), "languages": list(profile.languages), "timezone": profile.timezone}
+    return {
+        "name": profile.name,
+        "email": profile.email,
+        "profile": profile.profile,
+        "interests": list(profile.interests),
+        "languages": list(profile.languages),
+        "timezone": profile.timezone,
+    }

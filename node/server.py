@@ -27,8 +27,7 @@ def serve(config: NodeConfig, secret: UnlockSecret, *, on_ready: Callable[[str],
 
 
 async def _serve(config: NodeConfig, secret: UnlockSecret, on_ready: Callable[[str], None] | None) -> None:
-    runner = web.AppRunner(build_app(config, secret), access_log=None,
-                           shutdown_timeout=config.shutdown_timeout_seconds)
+    runner = web.AppRunner(build_app(config, secret), access_log=None, shutdown_timeout=config.shutdown_timeout_seconds)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)

@@ -41,8 +41,14 @@ async def load_key_set(node: Node) -> KeySet:
 
 def node_document(node: Node, keys: KeySet, now: int) -> dict[str, JsonValue]:
     """The signed node document served at ``/.well-known/mentornet``."""
-    return build_node_document(name=node.config.name, base_url=node.config.base_url, current=keys.current,
-                               old=keys.old, signer=keys.signer, issued_at=now)
+    return build_node_document(
+        name=node.config.name,
+        base_url=node.config.base_url,
+        current=keys.current,
+        old=keys.old,
+        signer=keys.signer,
+        issued_at=now,
+    )
 
 
 async def rotate_signing_key(node: Node) -> tuple[str, list[str]]:

@@ -33,8 +33,12 @@ class AuditEntry:
 
     def as_json(self) -> dict[str, JsonValue]:
         return {
-            "seq": self.seq, "at": self.at, "actor": self.actor, "action": self.action,
-            "target": self.target, "details": dict(self.details),
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "details": dict(self.details),
         }
 
 

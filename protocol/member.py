@@ -7,6 +7,7 @@ a message that names the field and nothing half-written is left behind.
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 from enum import StrEnum
 from functools import lru_cache
@@ -55,12 +56,12 @@ def normalize_email(email: str) -> str:
 
 def validate_name(name: str) -> str:
     """A display name: trimmed, 1 to 200 characters, no control characters."""
-    return _text("name", name, MAX_NAME, required=True)
+    return _text("name", name, MAX_NAME, required=True, allowed_controls="")
 
 
 def validate_profile_text(text: str) -> str:
-    """Free profile text: at most 4,000 characters, no control characters but newlines and tabs."""
-    return _text("profile", text, MAX_PROFILE, required=False)
+    """Free profile text: at most 4,000 characters; newlines and tabs are the only control characters allowed."""
+    return _text("profile", text, MAX_PROFILE, required=False, allowed_controls="\n\t")
 
 
 def validate_timezone(name: str) -> str:
@@ -87,7 +88,9 @@ def validate_languages(tags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def validate_interests(interests: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Interests or topics: at most 30, each 1 to 80 characters, duplicates removed."""
-    cleaned = _unique([_text("interests", item, MAX_INTEREST, required=True) for item in interests])
+    cleaned = _unique(
+        [_text("interests", item, MAX_INTEREST, required=True, allowed_controls="") for item in interests]
+    )
     if len(cleaned) > MAX_LIST_ITEMS:
         raise InvalidField("interests", f"at most {MAX_LIST_ITEMS} entries")
     return cleaned
@@ -101,7 +104,7 @@ def validate_role(role: str) -> Role:
         raise InvalidField("role", f"{role!r} is not one of mentor, mentee, both") from exc
 
 
-def _text(field: str, value: str, limit: int, *, required: bool) -> str:
+def _text(field: str, value: str, limit: int, *, required: bool, allowed_controls: str) -> str:
     if not isinstance(value, str):
         raise InvalidField(field, "expected text")
     value = value.strip()
@@ -109,7 +112,8 @@ def _text(field: str, value: str, limit: int, *, required: bool) -> str:
         raise InvalidField(field, "must not be empty")
     if len(value) > limit:
         raise InvalidField(field, f"longer than {limit} characters")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value) or "\x7f" in value:
+    # Unicode category Cc covers C0, DEL and C1 (e.g. U+0085 NEL).
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed_controls for ch in value):
         raise InvalidField(field, "contains control characters")
     return value
 

@@ -103,8 +103,12 @@ def build_node_document(
         if key.expired_at is None:
             raise MalformedMessage("an old key must carry expired_at")
         old_entries.append(
-            {"id": key.key_id, "algorithm": ED25519, "public_key": b64encode(key.public_key),
-             "expired_at": key.expired_at}
+            {
+                "id": key.key_id,
+                "algorithm": ED25519,
+                "public_key": b64encode(key.public_key),
+                "expired_at": key.expired_at,
+            }
         )
     body: dict[str, JsonValue] = {
         "type": NODE_DOCUMENT_TYPE,
@@ -112,8 +116,12 @@ def build_node_document(
         "base_url": base_url,
         "protocol_versions": list(PROTOCOL_VERSIONS),
         "keys": [
-            {"id": key.key_id, "algorithm": ED25519, "public_key": b64encode(key.public_key),
-             "valid_until": key.valid_until}
+            {
+                "id": key.key_id,
+                "algorithm": ED25519,
+                "public_key": b64encode(key.public_key),
+                "valid_until": key.valid_until,
+            }
             for key in current
         ],
         "old_keys": old_entries,
@@ -135,8 +143,12 @@ def verify_node_document(raw: Mapping[str, object], *, now: int) -> NodeDocument
     current: dict[str, bytes] = {}
     for entry in _list_of_mappings(raw.get("keys"), "keys"):
         valid_until = entry.get("valid_until")
-        if isinstance(entry.get("id"), str) and isinstance(entry.get("public_key"), str) \
-                and isinstance(valid_until, int) and valid_until > now:
+        if (
+            isinstance(entry.get("id"), str)
+            and isinstance(entry.get("public_key"), str)
+            and isinstance(valid_until, int)
+            and valid_until > now
+        ):
             public_key = b64decode(str(entry["public_key"]), field="keys.public_key")
             if crypto.key_id(public_key) != entry["id"]:
                 raise MalformedMessage("keys: a key id does not match its public key")

@@ -58,8 +58,14 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 def node_config(tmp_path: Path, database_url: str | None) -> NodeConfig:
     """A key-file node config in a fresh data directory (no Argon2id cost per test)."""
     data_dir = tmp_path / "node"
-    return NodeConfig(data_dir=data_dir, name="Test University", base_url="http://127.0.0.1:8080",
-                      unlock=UnlockMethod.KEY_FILE, key_file=data_dir / "node.key", database_url=database_url)
+    return NodeConfig(
+        data_dir=data_dir,
+        name="Test University",
+        base_url="http://127.0.0.1:8080",
+        unlock=UnlockMethod.KEY_FILE,
+        key_file=data_dir / "node.key",
+        database_url=database_url,
+    )
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from node.storage.tables import AuditHeadRow, AuditLogRow
 from protocol.audit import AuditEntry, chain_digest
@@ -16,16 +16,25 @@ class AuditStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def append(self, audit_key: bytes, *, at: int, actor: str, action: str, target: str,
-                     details: dict[str, object]) -> AuditEntry:
+    async def append(
+        self, audit_key: bytes, *, at: int, actor: str, action: str, target: str, details: dict[str, object]
+    ) -> AuditEntry:
         """Chain a new entry onto the head, in the caller's transaction (which serializes writers)."""
         head = await self._session.get(AuditHeadRow, 1, with_for_update=True)
         previous_seq, previous_digest = (head.seq, head.digest) if head else (0, bytes(32))
-        entry = AuditEntry(seq=previous_seq + 1, at=at, actor=actor, action=action, target=target,
-                           details=details)  # type: ignore[arg-type]
+        entry = AuditEntry(seq=previous_seq + 1, at=at, actor=actor, action=action, target=target, details=details)  # type: ignore[arg-type]
         digest = chain_digest(audit_key, previous_digest, entry)
-        self._session.add(AuditLogRow(seq=entry.seq, at=at, actor=actor, action=action, target=target,
-                                      details=json.dumps(details, sort_keys=True), digest=digest))
+        self._session.add(
+            AuditLogRow(
+                seq=entry.seq,
+                at=at,
+                actor=actor,
+                action=action,
+                target=target,
+                details=json.dumps(details, sort_keys=True),
+                digest=digest,
+            )
+        )
         if head is None:
             self._session.add(AuditHeadRow(id=1, seq=entry.seq, digest=digest))
         else:
@@ -37,13 +46,23 @@ class AuditStore:
         """Every entry with its stored digest, in sequence order, read in batches."""
         last = 0
         while True:
-            rows = (await self._session.execute(
-                select(AuditLogRow).where(AuditLogRow.seq > last).order_by(AuditLogRow.seq).limit(batch)  # type: ignore[arg-type]
-            )).scalars().all()
+            rows = (
+                (
+                    await self._session.execute(
+                        select(AuditLogRow)
+                        .where(col(AuditLogRow.seq) > last)
+                        .order_by(col(AuditLogRow.seq))
+                        .limit(batch)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 return
             for row in rows:
-                yield AuditEntry(row.seq, row.at, row.actor, row.action, row.target, json.loads(row.details)), row.digest
+                entry = AuditEntry(row.seq, row.at, row.actor, row.action, row.target, json.loads(row.details))
+                yield entry, row.digest
             last = rows[-1].seq
 
     async def head(self) -> tuple[int, bytes] | None:

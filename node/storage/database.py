@@ -68,9 +68,7 @@ class Database:
     async def current_revision(self) -> str | None:
         try:
             async with self.engine.connect() as connection:
-                return await connection.run_sync(
-                    lambda sync: MigrationContext.configure(sync).get_current_revision()
-                )
+                return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"{self.where}: cannot read the database (is it corrupted?): {exc}") from exc
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from node.errors import Conflict
 from node.storage.tables import BlindIndexRow, InviteRow, MemberRow
@@ -45,12 +46,20 @@ class MemberStore:
         self._session = session
 
     async def insert(self, member: StoredMember) -> None:
-        self._session.add(MemberRow(
-            id=member.id, role=member.role, status=member.status, kek_version=member.kek_version,
-            sealed_data_key=member.sealed_data_key, data_key_version=member.data_key_version,
-            created_at=member.created_at, updated_at=member.updated_at, removed_at=member.removed_at,
-            **member.sealed_fields,
-        ))
+        self._session.add(
+            MemberRow(
+                id=member.id,
+                role=member.role,
+                status=member.status,
+                kek_version=member.kek_version,
+                sealed_data_key=member.sealed_data_key,
+                data_key_version=member.data_key_version,
+                created_at=member.created_at,
+                updated_at=member.updated_at,
+                removed_at=member.removed_at,
+                **member.sealed_fields,
+            )
+        )
         await self._session.flush()
 
     async def get(self, member_id: str) -> StoredMember | None:
@@ -58,13 +67,17 @@ class MemberStore:
         return None if row is None else _stored(row)
 
     async def all(self) -> list[StoredMember]:
-        rows = (await self._session.execute(select(MemberRow).order_by(MemberRow.created_at, MemberRow.id))).scalars()
+        rows = (
+            await self._session.execute(select(MemberRow).order_by(col(MemberRow.created_at), col(MemberRow.id)))
+        ).scalars()
         return [_stored(row) for row in rows]
 
     async def counts(self) -> dict[tuple[str, str], int]:
         """Number of members by (role, status)."""
         result = await self._session.execute(
-            select(MemberRow.role, MemberRow.status, func.count()).group_by(MemberRow.role, MemberRow.status)
+            select(col(MemberRow.role), col(MemberRow.status), func.count()).group_by(
+                col(MemberRow.role), col(MemberRow.status)
+            )
         )
         return {(role, status): count for role, status, count in result.all()}
 
@@ -79,39 +92,48 @@ class MemberStore:
 
     async def find_by_blind_index(self, kind: str, digest: bytes) -> str | None:
         result = await self._session.execute(
-            select(BlindIndexRow.member_id).where(BlindIndexRow.kind == kind, BlindIndexRow.digest == digest)
+            select(col(BlindIndexRow.member_id)).where(
+                col(BlindIndexRow.kind) == kind, col(BlindIndexRow.digest) == digest
+            )
         )
         return result.scalar_one_or_none()
 
     async def add_invite(self, code_hash: bytes, member_id: str, created_at: int, expires_at: int) -> None:
-        self._session.add(InviteRow(code_hash=code_hash, member_id=member_id, created_at=created_at,
-                                    expires_at=expires_at))
+        self._session.add(
+            InviteRow(code_hash=code_hash, member_id=member_id, created_at=created_at, expires_at=expires_at)
+        )
         await self._session.flush()
 
     async def invites_of(self, member_id: str) -> list[StoredInvite]:
-        rows = (await self._session.execute(select(InviteRow).where(InviteRow.member_id == member_id))).scalars()
+        rows = (await self._session.execute(select(InviteRow).where(col(InviteRow.member_id) == member_id))).scalars()
         return [StoredInvite(row.member_id, row.created_at, row.expires_at, row.used_at) for row in rows]
 
     async def shred(self, member_id: str, now: int, status: str) -> None:
         """Crypto-shred: destroy the data key, blind indexes and invites; the sealed fields stay unreadable."""
-        await self._session.execute(delete(BlindIndexRow).where(BlindIndexRow.member_id == member_id))  # type: ignore[arg-type]
-        await self._session.execute(delete(InviteRow).where(InviteRow.member_id == member_id))  # type: ignore[arg-type]
+        await self._session.execute(delete(BlindIndexRow).where(col(BlindIndexRow.member_id) == member_id))
+        await self._session.execute(delete(InviteRow).where(col(InviteRow.member_id) == member_id))
         await self._session.execute(
-            update(MemberRow).where(MemberRow.id == member_id)  # type: ignore[arg-type]
+            update(MemberRow)
+            .where(col(MemberRow.id) == member_id)
             .values(sealed_data_key=None, kek_version=None, status=status, removed_at=now, updated_at=now)
         )
 
     async def sealed_under(self, kek_version: int, limit: int) -> list[StoredMember]:
-        rows = (await self._session.execute(
-            select(MemberRow).where(MemberRow.kek_version == kek_version).order_by(MemberRow.id).limit(limit)
-        )).scalars()
+        rows = (
+            await self._session.execute(
+                select(MemberRow)
+                .where(col(MemberRow.kek_version) == kek_version)
+                .order_by(col(MemberRow.id))
+                .limit(limit)
+            )
+        ).scalars()
         return [_stored(row) for row in rows]
 
     async def reseal_data_key(self, member_id: str, old_version: int, new_version: int, sealed: bytes) -> bool:
         """Swap in a data key rewrapped under ``new_version``, only if still under ``old_version``."""
         result = await self._session.execute(
             update(MemberRow)
-            .where(MemberRow.id == member_id, MemberRow.kek_version == old_version)  # type: ignore[arg-type]
+            .where(col(MemberRow.id) == member_id, col(MemberRow.kek_version) == old_version)
             .values(kek_version=new_version, sealed_data_key=sealed)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -119,9 +141,14 @@ class MemberStore:
 
 def _stored(row: MemberRow) -> StoredMember:
     return StoredMember(
-        id=row.id, role=row.role, status=row.status, kek_version=row.kek_version,
-        sealed_data_key=row.sealed_data_key, data_key_version=row.data_key_version,
-        created_at=row.created_at, updated_at=row.updated_at, removed_at=row.removed_at,
+        id=row.id,
+        role=row.role,
+        status=row.status,
+        kek_version=row.kek_version,
+        sealed_data_key=row.sealed_data_key,
+        data_key_version=row.data_key_version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        removed_at=row.removed_at,
         sealed_fields={name: getattr(row, name) for name in PERSONAL_FIELDS},
     )
-

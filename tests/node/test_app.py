@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import nacl.signing
 import pytest
 from aiohttp import web
@@ -22,6 +24,7 @@ from node.signing_keys import rotate_signing_key
 from protocol.canonical import canonical_json
 from protocol.encoding import b64decode
 from protocol.node_document import NODE_DOCUMENT_CONTEXT, verify_node_document
+from tests.conftest import free_port
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
@@ -39,7 +42,8 @@ async def test_healthz_reports_the_database_reachable(node: Node, aiohttp_client
 
 
 async def test_the_node_document_verifies_with_an_independent_ed25519_implementation(
-        node: Node, aiohttp_client: ClientFactory) -> None:
+    node: Node, aiohttp_client: ClientFactory
+) -> None:
     client = await aiohttp_client(_app(node.config))
     response = await client.get("/.well-known/mentornet")
     assert response.status == 200
@@ -48,16 +52,21 @@ async def test_the_node_document_verifies_with_an_independent_ed25519_implementa
     body = {key: value for key, value in raw.items() if key != "signature"}
     (signer,) = [key for key in raw["keys"] if key["id"] == raw["signature"]["key_id"]]
     verify_key = nacl.signing.VerifyKey(b64decode(signer["public_key"]))
-    verify_key.verify(NODE_DOCUMENT_CONTEXT.encode() + b"\x00" + canonical_json(body),
-                      b64decode(raw["signature"]["value"]))
+    verify_key.verify(
+        NODE_DOCUMENT_CONTEXT.encode() + b"\x00" + canonical_json(body), b64decode(raw["signature"]["value"])
+    )
 
     document = verify_node_document(raw, now=raw["issued_at"])
     assert (document.name, document.base_url, document.protocol_versions) == (
-        "Test University", "http://127.0.0.1:8080", ["v1"])
+        "Test University",
+        "http://127.0.0.1:8080",
+        ["v1"],
+    )
 
 
 async def test_a_signing_key_rotated_by_the_cli_is_served_without_a_restart(
-        node: Node, aiohttp_client: ClientFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    node: Node, aiohttp_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(node_app, "KEY_SET_TTL_SECONDS", 0.0)
     client = await aiohttp_client(_app(node.config))
     before = await (await client.get("/.well-known/mentornet")).json()
@@ -82,7 +91,8 @@ async def test_metrics_count_requests_by_route_and_status(node: Node, aiohttp_cl
 
 
 async def test_metrics_are_refused_to_addresses_outside_the_allowlist(
-        node: Node, aiohttp_client: ClientFactory) -> None:
+    node: Node, aiohttp_client: ClientFactory
+) -> None:
     config = dataclasses.replace(node.config, metrics_allow=("10.1.2.0/24",))
     client = await aiohttp_client(_app(config))
     response = await client.get("/metrics")
@@ -107,3 +117,26 @@ async def test_a_wrong_key_file_stops_start_up_with_a_clear_error(node: Node, tm
             await runner.setup()
     finally:
         await runner.cleanup()
+
+
+async def test_shutdown_lets_an_in_flight_request_finish_before_closing_the_database(node: Node) -> None:
+    app = _app(node.config)
+    started = asyncio.Event()
+
+    async def slow(_request: web.Request) -> web.Response:
+        started.set()
+        await asyncio.sleep(0.5)
+        await _request.app[node_app.NODE].database.ping()
+        return web.json_response({"done": True})
+
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app, shutdown_timeout=5)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.create_task(session.get(f"http://127.0.0.1:{port}/slow"))
+        await started.wait()
+        await runner.cleanup()
+        response = await request
+        assert response.status == 200 and await response.json() == {"done": True}

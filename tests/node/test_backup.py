@@ -27,8 +27,12 @@ PASSPHRASE = "correct horse battery staple"
 
 @pytest.fixture
 async def passphrase_node(tmp_path: Path) -> Any:
-    config = NodeConfig(data_dir=tmp_path / "node", name="Backup University", base_url="http://127.0.0.1:8080",
-                        unlock=UnlockMethod.PASSPHRASE)
+    config = NodeConfig(
+        data_dir=tmp_path / "node",
+        name="Backup University",
+        base_url="http://127.0.0.1:8080",
+        unlock=UnlockMethod.PASSPHRASE,
+    )
     node = await init_node(config, UnlockSecret.from_passphrase(PASSPHRASE))
     yield node
     await node.close()
@@ -39,8 +43,8 @@ async def _invite(node: Node, index: int) -> None:
 
 
 async def test_a_backup_taken_while_the_node_serves_and_writes_restores_and_reads_with_the_passphrase(
-        passphrase_node: Node, tmp_path: Path,
-        aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]]) -> None:
+    passphrase_node: Node, tmp_path: Path, aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+) -> None:
     client = await aiohttp_client(build_app(passphrase_node.config, UnlockSecret.from_passphrase(PASSPHRASE)))
     for index in range(20):
         await _invite(passphrase_node, index)
@@ -51,15 +55,20 @@ async def test_a_backup_taken_while_the_node_serves_and_writes_restores_and_read
             await _invite(passphrase_node, index)
 
     writer = asyncio.create_task(keep_writing())
-    info = await asyncio.to_thread(create_backup, passphrase_node.config, tmp_path / "node.backup",
-                                   progress=lambda done, total: progress.append((done, total)))
+    info = await asyncio.to_thread(
+        create_backup,
+        passphrase_node.config,
+        tmp_path / "node.backup",
+        progress=lambda done, total: progress.append((done, total)),
+    )
     await writer
     assert (await client.get("/healthz")).status == 200
     assert progress and progress[-1][0] == progress[-1][1]
     assert (tmp_path / "node.backup").stat().st_mode & 0o777 == 0o600
 
-    config, members = await restore_backup(info.path, tmp_path / "restored", key_file=None,
-                                           passphrase=lambda: PASSPHRASE)
+    config, members = await restore_backup(
+        info.path, tmp_path / "restored", key_file=None, passphrase=lambda: PASSPHRASE
+    )
 
     assert 20 <= members <= 40
     restored = await open_node(config, UnlockSecret.from_passphrase(PASSPHRASE))
@@ -72,7 +81,8 @@ async def test_a_backup_taken_while_the_node_serves_and_writes_restores_and_read
 
 
 async def test_a_wrong_passphrase_at_restore_is_refused_and_leaves_nothing_behind(
-        passphrase_node: Node, tmp_path: Path) -> None:
+    passphrase_node: Node, tmp_path: Path
+) -> None:
     info = create_backup(passphrase_node.config, tmp_path / "node.backup")
     with pytest.raises(UnlockFailed, match="wrong passphrase"):
         await restore_backup(info.path, tmp_path / "restored", key_file=None, passphrase=lambda: "wrong")
@@ -98,13 +108,14 @@ async def test_a_corrupted_backup_is_refused(passphrase_node: Node, tmp_path: Pa
     data[len(data) // 2] ^= 0xFF
     broken = tmp_path / "broken.backup"
     broken.write_bytes(bytes(data))
-    with pytest.raises(BackupError, match="broken.backup"):
+    with pytest.raises(BackupError, match=r"broken\.backup"):
         await restore_backup(broken, tmp_path / "restored", key_file=None, passphrase=lambda: PASSPHRASE)
     assert not (tmp_path / "restored").exists()
 
 
 async def test_a_backup_whose_database_does_not_match_its_checksum_is_refused(
-        passphrase_node: Node, tmp_path: Path) -> None:
+    passphrase_node: Node, tmp_path: Path
+) -> None:
     info = create_backup(passphrase_node.config, tmp_path / "node.backup")
     with tarfile.open(info.path, "r:gz") as archive:
         files = {m.name: archive.extractfile(m).read() for m in archive.getmembers()}  # type: ignore[union-attr]
@@ -133,6 +144,7 @@ async def test_a_key_file_node_restores_only_with_its_key_file(node: Node, tmp_p
     with pytest.raises(BackupError, match="--key-file"):
         await restore_backup(info.path, tmp_path / "restored", key_file=None, passphrase=lambda: "")
     assert node.config.key_file is not None
-    config, members = await restore_backup(info.path, tmp_path / "restored", key_file=node.config.key_file,
-                                           passphrase=lambda: "")
+    config, members = await restore_backup(
+        info.path, tmp_path / "restored", key_file=node.config.key_file, passphrase=lambda: ""
+    )
     assert members == 1 and config.key_file == (tmp_path / "restored" / "node.key").resolve()

@@ -33,18 +33,26 @@ def _needles() -> list[bytes]:
 
 
 async def test_personal_data_is_absent_from_the_database_files_and_the_logs(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]]) -> None:
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
+) -> None:
     caplog.set_level(logging.DEBUG)
     data_dir = tmp_path / "node"
-    config = NodeConfig(data_dir=data_dir, name="Canary College", base_url="http://127.0.0.1:8080",
-                        unlock=UnlockMethod.KEY_FILE, key_file=data_dir / "node.key")
+    config = NodeConfig(
+        data_dir=data_dir,
+        name="Canary College",
+        base_url="http://127.0.0.1:8080",
+        unlock=UnlockMethod.KEY_FILE,
+        key_file=data_dir / "node.key",
+    )
     node = await init_node(config, None)
     client = await aiohttp_client(build_app(config, UnlockSecret.from_key_file(data_dir / "node.key")))
     try:
         for name, email, profile in CANARIES:
-            invitation = await invite_member(node, MemberProfile.validated(
-                name=name, email=email, profile=profile, interests=(profile,)), "both")
+            invitation = await invite_member(
+                node, MemberProfile.validated(name=name, email=email, profile=profile, interests=(profile,)), "both"
+            )
             await export_member(node, invitation.member_id)
         assert {m.profile.name for m in await list_members(node) if m.profile} == {n for n, _, _ in CANARIES}
         await client.get("/healthz")

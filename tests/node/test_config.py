@@ -12,9 +12,13 @@ from node.errors import ConfigError, NodeNotInitialised
 
 def _config(tmp_path: Path, **changes: object) -> NodeConfig:
     tmp_path.mkdir(exist_ok=True)
-    values: dict[str, object] = {"data_dir": tmp_path.resolve(), "name": "Test University",
-                                 "base_url": "https://mentornet.example.org", "unlock": UnlockMethod.KEY_FILE,
-                                 "key_file": tmp_path.resolve() / "node.key"}
+    values: dict[str, object] = {
+        "data_dir": tmp_path.resolve(),
+        "name": "Test University",
+        "base_url": "https://mentornet.example.org",
+        "unlock": UnlockMethod.KEY_FILE,
+        "key_file": tmp_path.resolve() / "node.key",
+    }
     values.update(changes)
     return NodeConfig(**values)  # type: ignore[arg-type]
 
@@ -42,15 +46,18 @@ def test_a_corrupted_config_is_reported_with_its_path(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ('[node]\nname = "A"\n', "node.base_url"),
-    ('[node]\nname = "A"\nbase_url = "ftp://x"\n', "http"),
-    ('[node]\nname = "A"\nbase_url = "http://x"\n[server]\nport = "eighty"\n', "server.port must be int"),
-    ('[node]\nname = "A"\nbase_url = "http://x"\n[server]\nport = 70000\n', "server.port"),
-    ('[node]\nname = "A"\nbase_url = "http://x"\n[keys]\nunlock = "key-file"\n', "keys.key_file"),
-    ('[node]\nname = "A"\nbase_url = "http://x"\n[metrics]\nallow = ["everyone"]\n', "metrics.allow"),
-    ('[node]\nname = "A"\nbase_url = "http://x"\n[database]\nurl = "mysql://x"\n', "database.url"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[node]\nname = "A"\n', "node.base_url"),
+        ('[node]\nname = "A"\nbase_url = "ftp://x"\n', "http"),
+        ('[node]\nname = "A"\nbase_url = "http://x"\n[server]\nport = "eighty"\n', "server.port must be int"),
+        ('[node]\nname = "A"\nbase_url = "http://x"\n[server]\nport = 70000\n', "server.port"),
+        ('[node]\nname = "A"\nbase_url = "http://x"\n[keys]\nunlock = "key-file"\n', "keys.key_file"),
+        ('[node]\nname = "A"\nbase_url = "http://x"\n[metrics]\nallow = ["everyone"]\n', "metrics.allow"),
+        ('[node]\nname = "A"\nbase_url = "http://x"\n[database]\nurl = "mysql://x"\n', "database.url"),
+    ],
+)
 def test_an_invalid_setting_is_named(tmp_path: Path, text: str, problem: str) -> None:
     (tmp_path / "mentornet.toml").write_text(text)
     with pytest.raises(ConfigError, match=problem):

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from node.instance import Node
 from node import kek_rotation
+from node.instance import Node
 from node.kek_rotation import rotate_kek
 from node.members import MemberProfile, get_member, invite_member, list_members
 from node.signing_keys import load_key_set

@@ -24,8 +24,14 @@ from node.storage.members import PERSONAL_FIELDS, MemberStore
 from node.storage.tables import MemberRow
 from protocol.errors import InvalidField
 
-ADA = MemberProfile.validated(name="Ada Lovelace", email="Ada@Example.org", profile="Analytical engines",
-                              interests=("mathematics", "poetry"), languages=("en", "fr"), timezone="Europe/London")
+ADA = MemberProfile.validated(
+    name="Ada Lovelace",
+    email="Ada@Example.org",
+    profile="Analytical engines",
+    interests=("mathematics", "poetry"),
+    languages=("en", "fr"),
+    timezone="Europe/London",
+)
 
 
 async def test_an_invited_member_reads_back_decrypted(node: Node) -> None:
@@ -103,9 +109,14 @@ async def test_export_holds_everything_the_node_keeps_on_the_member(node: Node) 
     assert exported["format"] == "mentornet/v1/member-export"
     member = exported["member"]
     assert isinstance(member, dict)
-    assert member["profile"] == {"name": "Ada Lovelace", "email": "ada@example.org", "profile": "Analytical engines",
-                                 "interests": ["mathematics", "poetry"], "languages": ["en", "fr"],
-                                 "timezone": "Europe/London"}
+    assert member["profile"] == {
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "profile": "Analytical engines",
+        "interests": ["mathematics", "poetry"],
+        "languages": ["en", "fr"],
+        "timezone": "Europe/London",
+    }
     assert exported["invites"] and isinstance(exported["invites"], list)
 
 

@@ -63,8 +63,10 @@ def upgrade() -> None:
         _time("created_at"),
         _time("updated_at"),
         _time("removed_at", nullable=True),
-        *(sa.Column(field, sa.LargeBinary(), nullable=True)
-          for field in ("name", "email", "profile", "interests", "languages", "timezone")),
+        *(
+            sa.Column(field, sa.LargeBinary(), nullable=True)
+            for field in ("name", "email", "profile", "interests", "languages", "timezone")
+        ),
     )
     op.create_index("ix_members_status", "members", ["status"])
     op.create_index("ix_members_kek_version", "members", ["kek_version"])
@@ -105,6 +107,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("audit_head", "audit_log", "invites", "blind_indexes", "members", "node_signing_keys",
-                  "kek_versions", "unlock_params"):
+    for table in (
+        "audit_head",
+        "audit_log",
+        "invites",
+        "blind_indexes",
+        "members",
+        "node_signing_keys",
+        "kek_versions",
+        "unlock_params",
+    ):
         op.drop_table(table)

@@ -1,0 +1,140 @@
+"""Raw primitives against the official RFC vectors in ``tests/vectors``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crypto import _primitives
+from crypto.errors import InvalidKey, InvalidSignature
+
+VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors"
+
+
+def load_vectors(file_name: str) -> list[dict[str, Any]]:
+    """The ``vectors`` list of one JSON vector file in ``tests/vectors``."""
+    document = json.loads((VECTORS_DIR / file_name).read_text(encoding="utf-8"))
+    vectors: list[dict[str, Any]] = document["vectors"]
+    assert vectors, f"{file_name} holds no vectors"
+    return vectors
+
+
+ED25519 = load_vectors("ed25519_rfc8032.json")
+HKDF = load_vectors("hkdf_rfc5869.json")
+ARGON2ID = load_vectors("argon2id_rfc9106.json")
+
+
+def _ids(vectors: list[dict[str, Any]]) -> list[str]:
+    return [vector["name"] for vector in vectors]
+
+
+def _flip_bit(data: bytes, bit: int) -> bytes:
+    flipped = bytearray(data)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    return bytes(flipped)
+
+
+# --- Ed25519 (RFC 8032 section 7.1) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", ED25519, ids=_ids(ED25519))
+def test_ed25519_public_key_is_derived_from_the_rfc8032_seed(vector: dict[str, Any]) -> None:
+    public_key = _primitives.ed25519_public_from_seed(bytes.fromhex(vector["secret_key"]))
+
+    assert public_key.hex() == vector["public_key"]
+
+
+@pytest.mark.parametrize("vector", ED25519, ids=_ids(ED25519))
+def test_ed25519_signature_reproduces_the_rfc8032_signature(vector: dict[str, Any]) -> None:
+    seed, message = bytes.fromhex(vector["secret_key"]), bytes.fromhex(vector["message"])
+
+    signature = _primitives.ed25519_sign(seed, message)
+
+    assert signature.hex() == vector["signature"]
+
+
+@pytest.mark.parametrize("vector", ED25519, ids=_ids(ED25519))
+def test_ed25519_verify_accepts_the_rfc8032_signature(vector: dict[str, Any]) -> None:
+    _primitives.ed25519_verify(
+        bytes.fromhex(vector["public_key"]),
+        bytes.fromhex(vector["signature"]),
+        bytes.fromhex(vector["message"]),
+    )
+
+
+@pytest.mark.parametrize("bit", [0, 255, 256, 511], ids=["R-first", "R-last", "S-first", "S-last"])
+@pytest.mark.parametrize("vector", ED25519, ids=_ids(ED25519))
+def test_ed25519_signature_with_a_flipped_bit_is_rejected(vector: dict[str, Any], bit: int) -> None:
+    signature = _flip_bit(bytes.fromhex(vector["signature"]), bit)
+
+    with pytest.raises(InvalidSignature):
+        _primitives.ed25519_verify(bytes.fromhex(vector["public_key"]), signature, bytes.fromhex(vector["message"]))
+
+
+NONEMPTY_MESSAGES = [vector for vector in ED25519 if vector["message"]]
+
+
+@pytest.mark.parametrize("vector", NONEMPTY_MESSAGES, ids=_ids(NONEMPTY_MESSAGES))
+def test_ed25519_signature_over_a_message_with_a_flipped_bit_is_rejected(vector: dict[str, Any]) -> None:
+    message = _flip_bit(bytes.fromhex(vector["message"]), 0)
+
+    with pytest.raises(InvalidSignature):
+        _primitives.ed25519_verify(bytes.fromhex(vector["public_key"]), bytes.fromhex(vector["signature"]), message)
+
+
+def test_ed25519_signature_of_the_wrong_length_is_rejected_as_invalid_signature() -> None:
+    vector = ED25519[0]
+
+    with pytest.raises(InvalidSignature):
+        _primitives.ed25519_verify(bytes.fromhex(vector["public_key"]), bytes.fromhex(vector["signature"])[:-1], b"")
+
+
+@pytest.mark.parametrize("length", [0, 31, 33])
+def test_ed25519_seed_of_the_wrong_length_is_an_invalid_key(length: int) -> None:
+    with pytest.raises(InvalidKey, match="32 bytes"):
+        _primitives.ed25519_public_from_seed(bytes(length))
+
+
+# --- HKDF-SHA256 (RFC 5869 appendix A) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", HKDF, ids=_ids(HKDF))
+def test_hkdf_sha256_matches_rfc5869(vector: dict[str, Any]) -> None:
+    okm = _primitives.hkdf_sha256(
+        bytes.fromhex(vector["ikm"]),
+        salt=bytes.fromhex(vector["salt"]),
+        info=bytes.fromhex(vector["info"]),
+        length=vector["length"],
+    )
+
+    assert okm.hex() == vector["okm"]
+
+
+def test_hkdf_sha256_without_salt_equals_the_rfc5869_zero_length_salt_case() -> None:
+    (vector,) = [vector for vector in HKDF if vector["salt"] == ""]
+
+    okm = _primitives.hkdf_sha256(bytes.fromhex(vector["ikm"]), salt=None, info=b"", length=vector["length"])
+
+    assert okm.hex() == vector["okm"]
+
+
+# --- Argon2id (RFC 9106 section 5.3) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", ARGON2ID, ids=_ids(ARGON2ID))
+def test_argon2id_matches_rfc9106_with_secret_and_associated_data(vector: dict[str, Any]) -> None:
+    tag = _primitives.argon2id(
+        bytes.fromhex(vector["password"]),
+        salt=bytes.fromhex(vector["salt"]),
+        memory_kib=vector["memory_kib"],
+        iterations=vector["iterations"],
+        lanes=vector["lanes"],
+        length=vector["tag_length"],
+        secret=bytes.fromhex(vector["secret"]),
+        associated_data=bytes.fromhex(vector["associated_data"]),
+    )
+
+    assert tag.hex() == vector["tag"]
