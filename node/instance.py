@@ -20,7 +20,7 @@ from node.storage.audit import AuditStore
 from node.storage.database import Database, QueryObserver
 from node.storage.keys import KeyStore, StoredSigningKey
 from node.storage.members import MemberStore
-from protocol.audit import verify_chain
+from protocol.audit import AuditEntry, verify_chain
 from protocol.canonical import JsonValue
 
 Clock = Callable[[], int]
@@ -66,6 +66,11 @@ class Node:
             store = AuditStore(session)
             entries = [item async for item in store.entries()]
             return verify_chain(self.keyring.audit_key, entries, await store.head())
+
+    async def audit_entries(self) -> list[AuditEntry]:
+        """Every audit entry, oldest first (verify them with :meth:`verify_audit_log`)."""
+        async with self.database.transaction() as session:
+            return [entry async for entry, _digest in AuditStore(session).entries()]
 
     async def close(self) -> None:
         await self.database.close()

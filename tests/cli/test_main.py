@@ -148,6 +148,15 @@ def test_the_member_lifecycle_from_invite_to_erasure(data_dir: Path, runner: Cli
 
     verified = _json(_run(runner, "audit", "verify", *common, "--json"))
     assert verified == {"ok": True, "entries": 4}
+    logged = _json(_run(runner, "audit", "list", *common, "--json"))
+    assert isinstance(logged, list)
+    assert [(e["action"], e["target"]) for e in logged] == [
+        ("node.init", "CLI University"),
+        ("member.invite", member_id),
+        ("member.export", member_id),
+        ("member.remove", member_id),
+    ]
+    assert "member.remove" in _run(runner, "audit", "list", *common).stdout
 
 
 def test_an_export_to_a_file_is_private(
