@@ -77,8 +77,11 @@ def validate_config(config: NodeConfig) -> NodeConfig:
         raise ConfigError(f"{where}: server.max_body_bytes must be at least 1024")
     if config.invite_ttl_days < 1 or config.signing_key_validity_days < 1:
         raise ConfigError(f"{where}: members.invite_ttl_days and keys.signing_key_validity_days must be >= 1")
-    if config.database_url and not config.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise ConfigError(f"{where}: database.url must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+    if config.database_url and not config.database_url.startswith("postgresql+asyncpg://"):
+        raise ConfigError(
+            f"{where}: database.url must be empty (embedded SQLite in the data directory) "
+            "or start with postgresql+asyncpg://"
+        )
     for network in config.metrics_allow:
         try:
             ipaddress.ip_network(network, strict=False)

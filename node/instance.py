@@ -13,7 +13,7 @@ from typing import Any
 
 import crypto
 from crypto.kdf import SALT_BYTES
-from node.config import CONFIG_FILE, SQLITE_FILE, NodeConfig, UnlockMethod, write_config
+from node.config import CONFIG_FILE, SQLITE_FILE, NodeConfig, UnlockMethod, validate_config, write_config
 from node.errors import NodeExists, StorageError
 from node.keyring import Keyring, UnlockSecret, create_key_file, open_value, seal_value
 from node.storage.audit import AuditStore
@@ -22,6 +22,7 @@ from node.storage.keys import KeyStore, StoredSigningKey
 from node.storage.members import MemberStore
 from protocol.audit import AuditEntry, verify_chain
 from protocol.canonical import JsonValue
+from protocol.errors import AuditChainBroken
 
 Clock = Callable[[], int]
 DAY = 86_400
@@ -65,7 +66,10 @@ class Node:
         async with self.database.transaction() as session:
             store = AuditStore(session)
             entries = [item async for item in store.entries()]
-            return verify_chain(self.keyring.audit_key, entries, await store.head())
+            count = verify_chain(self.keyring.audit_key, entries, await store.head())
+        if count == 0:
+            raise AuditChainBroken(1, "the audit log is empty, but every node logs its creation: entries were removed")
+        return count
 
     async def audit_entries(self) -> list[AuditEntry]:
         """Every audit entry, oldest first (verify them with :meth:`verify_audit_log`)."""
@@ -85,6 +89,7 @@ async def init_node(config: NodeConfig, secret: UnlockSecret | None, *, clock: C
     Raises:
         NodeExists: if the data directory, key file or database already holds a node.
     """
+    validate_config(config)
     _refuse_existing(config)
     created: list[Path] = []
     if not config.data_dir.exists():

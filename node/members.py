@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import asdict, dataclass
@@ -31,6 +32,8 @@ from protocol.member import (
     validate_role,
     validate_timezone,
 )
+
+log = logging.getLogger("mentornet.members")
 
 EMAIL_INDEX = "email"
 INVITE_CODE_BYTES = 16
@@ -214,6 +217,11 @@ async def remove_member(node: Node, member_id: str) -> None:
             raise NotFound(problem)
         await members.shred(member_id, node.clock(), str(MemberStatus.REMOVED))
         await node.audit(AuditStore(session), "member.remove", member_id)
+    if not await node.database.purge_old_pages():
+        log.warning(
+            "the WAL could not be truncated after an erasure; it is on the next checkpoint",
+            extra={"member_id": member_id},
+        )
 
 
 def _seal_profile(data_key: bytes, member_id: str, key_version: int, profile: MemberProfile) -> dict[str, bytes | None]:

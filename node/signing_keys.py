@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 import crypto
+from node.errors import StorageError
 from node.instance import Node, open_signing_key, seal_signing_key
 from node.storage.audit import AuditStore
 from node.storage.keys import KeyStore, StoredSigningKey
@@ -23,18 +24,34 @@ class KeySet:
 
 
 async def load_key_set(node: Node) -> KeySet:
-    """Read the signing keys and open the newest current one."""
+    """Read the signing keys, open every one, and keep the newest current one for signing.
+
+    Every key is opened, not only the signer: the node vouches in its document for each public
+    key it lists, so a public key must be backed by a seed sealed under our KEK.
+
+    Raises:
+        StorageError: if a stored public key is not backed by its sealed seed (tampering), or
+            there is no current key.
+    """
     async with node.database.transaction() as session:
         keys = KeyStore(session)
         stored = await keys.signing_keys()
-        current = [key for key in stored if key.expired_at is None]
-        if not current:
-            raise LookupError("the node has no current signing key")
-        newest = current[-1]
-        salt = (await keys.kek(newest.kek_version)).salt
+        salts = {kek.version: kek.salt for kek in await keys.kek_versions()}
+    opened: list[crypto.SigningKey] = []
+    for key in stored:
+        try:
+            seed_key = open_signing_key(node, key, salts[key.kek_version])
+        except (crypto.CryptoError, KeyError) as exc:
+            raise StorageError(f"signing key {key.key_id} does not open: the database was altered") from exc
+        if seed_key.public_key != key.public_key:
+            raise StorageError(f"signing key {key.key_id} does not match its sealed seed: the database was altered")
+        opened.append(seed_key)
+    current = [index for index, key in enumerate(stored) if key.expired_at is None]
+    if not current:
+        raise StorageError("the node has no current signing key; rotate one in with 'mentornet keys rotate-signing'")
     return KeySet(
-        signer=open_signing_key(node, newest, salt),
-        current=tuple(_published(key) for key in current),
+        signer=opened[current[-1]],
+        current=tuple(_published(stored[index]) for index in current),
         old=tuple(_published(key) for key in stored if key.expired_at is not None),
     )
 

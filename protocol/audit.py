@@ -3,8 +3,9 @@
 Each entry's digest is ``HMAC-SHA256(audit_key, "mentornet/v1/audit" || 0x00 || previous digest ||
 canonical JSON of the entry)``; the first entry chains from 32 zero bytes. Because the chain is
 keyed with a key derived from the node's root secret, someone who can write the database but
-does not know the passphrase cannot rebuild the chain after editing it. A separately stored
-head (last sequence number and digest) makes removal of the newest entries detectable.
+does not know the passphrase cannot rebuild the chain after editing it. A separately stored,
+keyed head (last sequence number, HMAC over it and the last digest) makes removal of the
+newest entries detectable. Rolling the whole database back to an older copy is not detected.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from protocol.canonical import JsonValue, canonical_json
 from protocol.errors import AuditChainBroken
 
 AUDIT_DOMAIN = "mentornet/v1/audit"
+AUDIT_HEAD_DOMAIN = "mentornet/v1/audit-head"
 GENESIS_DIGEST = bytes(32)
 
 
@@ -47,6 +49,12 @@ def chain_digest(audit_key: bytes, previous: bytes, entry: AuditEntry) -> bytes:
     return crypto.keyed_digest(audit_key, AUDIT_DOMAIN, previous + canonical_json(entry.as_json()))
 
 
+def head_digest(audit_key: bytes, seq: int, last_digest: bytes) -> bytes:
+    """The stored head's digest: keyed, so the head cannot be re-pointed at an older entry
+    without the audit key (copying an entry's digest into the head is not enough)."""
+    return crypto.keyed_digest(audit_key, AUDIT_HEAD_DOMAIN, seq.to_bytes(8, "big") + last_digest)
+
+
 def verify_chain(
     audit_key: bytes,
     entries: Iterable[tuple[AuditEntry, bytes]],
@@ -57,7 +65,7 @@ def verify_chain(
     Args:
         audit_key: the key the chain was written with.
         entries: ``(entry, stored digest)`` pairs in ascending ``seq`` order.
-        head: the stored ``(last seq, last digest)``, or ``None`` when nothing was ever logged.
+        head: the stored ``(last seq, head_digest(...))``, or ``None`` when nothing was ever logged.
 
     Returns:
         The number of entries verified.
@@ -80,7 +88,7 @@ def verify_chain(
         if count:
             raise AuditChainBroken(count, "entries exist but the chain head is missing")
         return 0
-    head_seq, head_digest = head
-    if head_seq != count or not crypto.digests_equal(head_digest, previous):
+    head_seq, stored_head = head
+    if head_seq != count or not crypto.digests_equal(stored_head, head_digest(audit_key, count, previous)):
         raise AuditChainBroken(count + 1, f"the head names entry {head_seq}: newer entries were removed")
     return count

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from node.storage.tables import AuditHeadRow, AuditLogRow
-from protocol.audit import AuditEntry, chain_digest
+from protocol.audit import GENESIS_DIGEST, AuditEntry, chain_digest, head_digest
 
 
 class AuditStore:
@@ -21,7 +21,8 @@ class AuditStore:
     ) -> AuditEntry:
         """Chain a new entry onto the head, in the caller's transaction (which serializes writers)."""
         head = await self._session.get(AuditHeadRow, 1, with_for_update=True)
-        previous_seq, previous_digest = (head.seq, head.digest) if head else (0, bytes(32))
+        last = await self._session.get(AuditLogRow, head.seq) if head else None
+        previous_seq, previous_digest = (last.seq, last.digest) if last else (0, GENESIS_DIGEST)
         entry = AuditEntry(seq=previous_seq + 1, at=at, actor=actor, action=action, target=target, details=details)  # type: ignore[arg-type]
         digest = chain_digest(audit_key, previous_digest, entry)
         self._session.add(
@@ -35,10 +36,11 @@ class AuditStore:
                 digest=digest,
             )
         )
+        new_head = head_digest(audit_key, entry.seq, digest)
         if head is None:
-            self._session.add(AuditHeadRow(id=1, seq=entry.seq, digest=digest))
+            self._session.add(AuditHeadRow(id=1, seq=entry.seq, digest=new_head))
         else:
-            head.seq, head.digest = entry.seq, digest
+            head.seq, head.digest = entry.seq, new_head
         await self._session.flush()
         return entry
 

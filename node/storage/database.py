@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -31,7 +34,8 @@ class Database:
     def __init__(self, url: str, *, observe_query: QueryObserver | None = None) -> None:
         self.url = url
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
-        self.where = url.split("///", 1)[1] if self.backend == "sqlite" else _redact(url)
+        self.sqlite_path = Path(url.split("///", 1)[1]) if self.backend == "sqlite" else None
+        self.where = str(self.sqlite_path) if self.sqlite_path is not None else _redact(url)
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=self.backend == "postgresql")
         if self.backend == "sqlite":
             _configure_sqlite(self.engine)
@@ -61,11 +65,25 @@ class Database:
         try:
             async with self.engine.begin() as connection:
                 await connection.run_sync(_upgrade_sync)
+        except CommandError as exc:
+            raise SchemaMismatch(
+                f"{self.where}: cannot upgrade from an unknown schema revision (made by a newer Mentornet?): {exc}"
+            ) from exc
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"{self.where}: cannot migrate the database: {exc}") from exc
+        if self.sqlite_path is not None:
+            self.sqlite_path.chmod(0o600)
         return head_revision()
 
     async def current_revision(self) -> str | None:
+        """The schema revision stored in the database (``None`` for an empty database).
+
+        Raises:
+            StorageError: if the database cannot be read, or the SQLite file is missing (it is
+                never silently created except by an upgrade).
+        """
+        if self.sqlite_path is not None and not self.sqlite_path.exists():
+            raise StorageError(f"{self.where}: the database file is missing; restore it from a backup")
         try:
             async with self.engine.connect() as connection:
                 return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
@@ -92,8 +110,29 @@ class Database:
             f"{self.where}: unknown schema revision {current} (made by a newer Mentornet?); refusing to start"
         )
 
+    async def purge_old_pages(self) -> bool:
+        """Fold the SQLite WAL into the database file and truncate it, so that page images from
+        before an erasure (still holding a destroyed data key) do not linger in the WAL.
+
+        Returns:
+            ``True`` when the WAL was fully checkpointed (always for PostgreSQL, where this is a
+            no-op); ``False`` when a long-running reader kept it busy.
+        """
+        if self.sqlite_path is None:
+            return True
+        return await asyncio.to_thread(_checkpoint_truncate, self.sqlite_path)
+
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _checkpoint_truncate(path: Path) -> bool:
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        busy, _log_pages, _checkpointed = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        connection.close()
+    return bool(busy == 0)
 
 
 def head_revision() -> str:
@@ -129,6 +168,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Crypto-shredding must not leave the destroyed data key in freed pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

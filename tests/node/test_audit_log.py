@@ -6,13 +6,14 @@ import json
 
 import pytest
 from sqlalchemy import delete, update
+from sqlmodel import col
 
 from node.instance import Node
 from node.kek_rotation import rotate_kek
 from node.members import MemberProfile, export_member, invite_member, remove_member
 from node.signing_keys import rotate_signing_key
 from node.storage.audit import AuditStore
-from node.storage.tables import AuditLogRow
+from node.storage.tables import AuditHeadRow, AuditLogRow
 from protocol.errors import AuditChainBroken
 
 
@@ -52,7 +53,7 @@ async def test_audit_entries_hold_no_personal_data(node: Node) -> None:
 async def test_an_edited_entry_is_detected(node: Node) -> None:
     await _some_admin_actions(node)
     async with node.database.transaction() as session:
-        await session.execute(update(AuditLogRow).where(AuditLogRow.seq == 3).values(actor="operator:mallory"))  # type: ignore[arg-type]
+        await session.execute(update(AuditLogRow).where(col(AuditLogRow.seq) == 3).values(actor="operator:mallory"))
     with pytest.raises(AuditChainBroken, match="entry 3"):
         await node.verify_audit_log()
 
@@ -60,14 +61,34 @@ async def test_an_edited_entry_is_detected(node: Node) -> None:
 async def test_a_deleted_middle_entry_is_detected(node: Node) -> None:
     await _some_admin_actions(node)
     async with node.database.transaction() as session:
-        await session.execute(delete(AuditLogRow).where(AuditLogRow.seq == 2))  # type: ignore[arg-type]
+        await session.execute(delete(AuditLogRow).where(col(AuditLogRow.seq) == 2))
     with pytest.raises(AuditChainBroken, match="entry 2"):
+        await node.verify_audit_log()
+
+
+async def test_removing_the_newest_entries_and_repointing_the_head_is_detected(node: Node) -> None:
+    await _some_admin_actions(node)
+    async with node.database.transaction() as session:
+        await session.execute(delete(AuditLogRow).where(col(AuditLogRow.seq) >= 5))
+        kept = await session.get(AuditLogRow, 4)
+        assert kept is not None
+        await session.execute(update(AuditHeadRow).values(seq=4, digest=kept.digest))
+    with pytest.raises(AuditChainBroken, match="newer entries were removed"):
+        await node.verify_audit_log()
+
+
+async def test_emptying_the_whole_log_is_detected(node: Node) -> None:
+    await _some_admin_actions(node)
+    async with node.database.transaction() as session:
+        await session.execute(delete(AuditLogRow))
+        await session.execute(delete(AuditHeadRow))
+    with pytest.raises(AuditChainBroken, match="empty"):
         await node.verify_audit_log()
 
 
 async def test_removing_the_newest_entries_is_detected(node: Node) -> None:
     await _some_admin_actions(node)
     async with node.database.transaction() as session:
-        await session.execute(delete(AuditLogRow).where(AuditLogRow.seq >= 5))  # type: ignore[arg-type]
+        await session.execute(delete(AuditLogRow).where(col(AuditLogRow.seq) >= 5))
     with pytest.raises(AuditChainBroken, match="newer entries were removed"):
         await node.verify_audit_log()

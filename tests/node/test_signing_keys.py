@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+import crypto
+from node.errors import StorageError
 from node.instance import Node
 from node.signing_keys import load_key_set, node_document, rotate_signing_key
+from node.storage.keys import KeyStore
 from protocol.errors import BadSignature
 from protocol.node_document import NODE_DOCUMENT_CONTEXT, verify_node_document
 from protocol.signed import verify_object
@@ -42,3 +47,14 @@ async def test_an_old_key_can_no_longer_sign_a_node_document(node: Node) -> None
     forged = {**old_document, "keys": current["keys"], "old_keys": current["old_keys"]}
     with pytest.raises(BadSignature):
         verify_node_document(forged, now=NOW)
+
+
+async def test_a_public_key_slipped_into_the_database_is_never_vouched_for(node: Node) -> None:
+    intruder = crypto.SigningKey(bytes(range(32)))
+    async with node.database.transaction() as session:
+        current = (await KeyStore(session).signing_keys())[-1]
+        await KeyStore(session).add_signing_key(
+            dataclasses.replace(current, key_id=intruder.key_id, public_key=intruder.public_key, created_at=NOW)
+        )
+    with pytest.raises(StorageError, match=f"signing key {intruder.key_id} does not (open|match)"):
+        await load_key_set(node)

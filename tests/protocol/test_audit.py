@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from protocol.audit import AuditEntry, chain_digest, verify_chain
+from protocol.audit import AuditEntry, chain_digest, head_digest, verify_chain
 from protocol.errors import AuditChainBroken
 
 AUDIT_KEY = bytes(range(32))
@@ -40,9 +40,9 @@ def _chain(entries: list[AuditEntry], key: bytes = AUDIT_KEY) -> Chain:
     return chain
 
 
-def _head(chain: Chain) -> tuple[int, bytes]:
+def _head(chain: Chain, key: bytes = AUDIT_KEY) -> tuple[int, bytes]:
     entry, digest = chain[-1]
-    return entry.seq, digest
+    return entry.seq, head_digest(key, entry.seq, digest)
 
 
 @pytest.fixture
@@ -170,6 +170,18 @@ def test_chain_rewritten_without_the_audit_key_does_not_verify(chain: Chain) -> 
 def test_entries_without_a_head_break_the_chain(chain: Chain) -> None:
     with pytest.raises(AuditChainBroken, match="head is missing"):
         verify_chain(AUDIT_KEY, chain, None)
+
+
+def test_a_head_copied_from_the_last_kept_entry_does_not_hide_removed_entries(chain: Chain) -> None:
+    kept = chain[:3]
+    entry, digest = kept[-1]
+    with pytest.raises(AuditChainBroken, match="newer entries were removed"):
+        verify_chain(AUDIT_KEY, kept, (entry.seq, digest))
+
+
+def test_a_head_rebuilt_without_the_audit_key_does_not_verify(chain: Chain) -> None:
+    with pytest.raises(AuditChainBroken, match="head"):
+        verify_chain(AUDIT_KEY, chain[:3], _head(chain[:3], key=OTHER_KEY))
 
 
 def test_chain_not_starting_at_sequence_one_breaks_the_chain(chain: Chain) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,6 +20,8 @@ from node.storage.database import Database, head_revision
 @pytest.fixture
 async def empty_database(node_config: NodeConfig) -> Database:
     node_config.data_dir.mkdir(parents=True)
+    if node_config.sqlite_path is not None:
+        sqlite3.connect(node_config.sqlite_path).close()  # an empty database file
     database = Database(node_config.effective_database_url)
     yield database  # type: ignore[misc]
     await database.close()
@@ -56,3 +61,13 @@ async def test_an_unreachable_database_is_a_clear_storage_error() -> None:
             await database.check_schema()
     finally:
         await database.close()
+
+
+async def test_a_missing_sqlite_file_is_reported_and_not_silently_created(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'node.db'}")
+    try:
+        with pytest.raises(StorageError, match="database file is missing"):
+            await database.check_schema()
+    finally:
+        await database.close()
+    assert not (tmp_path / "node.db").exists()
