@@ -19,7 +19,7 @@ import click
 from cli.output import emit, fail, progress_printer
 from crypto import CryptoError
 from node.backup import create_backup, restore_backup
-from node.config import KEY_FILE, NodeConfig, UnlockMethod, load_config
+from node.config import DEFAULT_PORT, KEY_FILE, NodeConfig, UnlockMethod, load_config
 from node.errors import NodeError, NodeNotInitialised
 from node.instance import Node, NodeStatus, describe, init_node, open_node, read_secret_for
 from node.kek_rotation import rotate_kek
@@ -40,7 +40,8 @@ from protocol.errors import ProtocolError
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = "./mentornet-data"
-DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+PORT = click.IntRange(1, 65535)
 
 
 def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -97,6 +98,8 @@ def _read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> 
             raise NodeError(f"{passphrase_file}: cannot read the passphrase file: {exc}") from exc
         if not text:
             raise NodeError(f"{passphrase_file}: the passphrase file is empty")
+        if passphrase_file.stat().st_mode & 0o077:
+            click.echo(f"warning: {passphrase_file} is readable by other users; chmod 600 it", err=True)
         return text
     if not sys.stdin.isatty():
         raise NodeError("no passphrase: pass --passphrase-file or set MENTORNET_PASSPHRASE_FILE")
@@ -137,7 +140,7 @@ def cli() -> None:
 )
 @click.option("--database-url", help="postgresql+asyncpg://... for PostgreSQL (default: SQLite in the data dir).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8080, show_default=True, type=PORT, help="Port to listen on.")
 @_json_option
 @_guarded
 def init(
@@ -153,6 +156,8 @@ def init(
 ) -> None:
     """Create a node: config, database, key hierarchy and signing key."""
     data_dir = data_dir.resolve()
+    if key_file and passphrase_file:
+        raise NodeError("choose one way to unlock: --key-file or --passphrase-file, not both")
     method = UnlockMethod.KEY_FILE if key_file else UnlockMethod.PASSPHRASE
     config = NodeConfig(
         data_dir=data_dir,
@@ -194,7 +199,7 @@ def _create_node(config: NodeConfig, secret: UnlockSecret | None, as_json: bool)
 @cli.command()
 @_data_dir_option
 @click.option("--host", help="Address to listen on (default: from the config).")
-@click.option("--port", type=int, help="Port to listen on (default: from the config).")
+@click.option("--port", type=PORT, help="Port to listen on (default: from the config).")
 @_passphrase_option
 @_json_option
 @_guarded
@@ -212,6 +217,7 @@ def serve(data_dir: Path, host: str | None, port: int | None, passphrase_file: P
                 base_url=DEFAULT_URL if port is None else f"http://127.0.0.1:{port}",
                 unlock=UnlockMethod.KEY_FILE,
                 key_file=data_dir / KEY_FILE,
+                port=port or DEFAULT_PORT,
             ),
             None,
             as_json,

@@ -16,10 +16,10 @@ import sqlite3
 import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from node.config import CONFIG_FILE, KEY_FILE, SQLITE_FILE, NodeConfig, UnlockMethod, load_config
+from node.config import CONFIG_FILE, KEY_FILE, SQLITE_FILE, NodeConfig, UnlockMethod, load_config, write_config
 from node.errors import BackupError, NodeExists
 from node.instance import Clock, open_node, read_secret_for, system_clock
 from node.members import list_members
@@ -128,12 +128,16 @@ def _unpack(source: Path, data_dir: Path, *, key_file: Path | None) -> NodeConfi
         BackupError: if the archive is unreadable, of another format, or fails its checksums;
             or if the node uses a key file and none is given.
     """
-    if (data_dir / CONFIG_FILE).exists() or (data_dir / SQLITE_FILE).exists():
-        raise NodeExists(f"{data_dir} already holds a node; restore into a new directory")
+    for name in (CONFIG_FILE, SQLITE_FILE, KEY_FILE):
+        if (data_dir / name).exists():
+            raise NodeExists(f"{data_dir / name} already exists; restore into a new directory")
     files = _read_archive(source)
     manifest = _manifest(source, files)
-    if manifest["unlock"] == str(UnlockMethod.KEY_FILE) and key_file is None:
+    uses_key_file = manifest["unlock"] == str(UnlockMethod.KEY_FILE)
+    if uses_key_file and key_file is None:
         raise BackupError("this node unlocks with a key file, which backups never contain: pass --key-file")
+    if not uses_key_file and key_file is not None:
+        raise BackupError("this node unlocks with a passphrase, not a key file: leave out --key-file")
     created = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -149,8 +153,10 @@ def _unpack(source: Path, data_dir: Path, *, key_file: Path | None) -> NodeConfi
                 raise BackupError(f"{key_file}: cannot copy the key file: {exc}") from exc
             (data_dir / KEY_FILE).chmod(0o600)
         config = load_config(data_dir)
-        if manifest["unlock"] == str(UnlockMethod.KEY_FILE) and config.key_file != data_dir / KEY_FILE:
-            raise BackupError(f"the restored config names its key file {config.key_file}; expected {KEY_FILE}")
+        if uses_key_file and config.key_file != data_dir / KEY_FILE:
+            # The original key file may have lived anywhere; the restored node keeps its copy here.
+            config = replace(config, key_file=data_dir / KEY_FILE)
+            write_config(config)
         return config
     except BaseException:
         _discard(data_dir, created)

@@ -15,7 +15,7 @@ import crypto
 from protocol.canonical import JsonValue
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import BadSignature, MalformedMessage
-from protocol.models import WireModel
+from protocol.models import SignedWireModel
 from protocol.signed import sign_object, verify_object
 
 NODE_DOCUMENT_CONTEXT = "mentornet/v1/node-document"
@@ -37,26 +37,26 @@ class PublishedKey:
         return crypto.key_id(self.public_key)
 
 
-class CurrentKeyEntry(WireModel):
+class CurrentKeyEntry(SignedWireModel):
     id: str
     algorithm: str
     public_key: str
     valid_until: int
 
 
-class OldKeyEntry(WireModel):
+class OldKeyEntry(SignedWireModel):
     id: str
     algorithm: str
     public_key: str
     expired_at: int
 
 
-class SignatureEntry(WireModel):
+class SignatureEntry(SignedWireModel):
     key_id: str
     value: str
 
 
-class NodeDocument(WireModel):
+class NodeDocument(SignedWireModel):
     """A parsed node document (only ever built from a verified raw object)."""
 
     type: str
@@ -130,15 +130,22 @@ def build_node_document(
     return sign_object(body, signer, NODE_DOCUMENT_CONTEXT)
 
 
-def verify_node_document(raw: Mapping[str, object], *, now: int) -> NodeDocument:
+MAX_FUTURE_SKEW_SECONDS = 300
+
+
+def verify_node_document(
+    raw: Mapping[str, object], *, now: int, max_future_skew: int = MAX_FUTURE_SKEW_SECONDS
+) -> NodeDocument:
     """Verify a raw node document's self-signature, then parse it.
 
-    The signing key must be one of the document's *current* keys and still valid at ``now``;
-    whether that key is the one an operator pinned is the caller's decision.
+    The signing key must be one of the document's *current* Ed25519 keys and still valid at
+    ``now``; whether that key is the one an operator pinned is the caller's decision.
 
     Raises:
         BadSignature: if the signature does not verify under a current, unexpired key.
-        MalformedMessage: if the verified object does not have the node-document shape.
+        MalformedMessage: if the verified object does not have the node-document shape, lists a
+            key of another algorithm or length, or was issued more than ``max_future_skew``
+            seconds in the future.
     """
     current: dict[str, bytes] = {}
     for entry in _list_of_mappings(raw.get("keys"), "keys"):
@@ -149,8 +156,14 @@ def verify_node_document(raw: Mapping[str, object], *, now: int) -> NodeDocument
             and isinstance(valid_until, int)
             and valid_until > now
         ):
+            if entry.get("algorithm") != ED25519:
+                raise MalformedMessage(f"keys: unsupported algorithm {entry.get('algorithm')!r}")
             public_key = b64decode(str(entry["public_key"]), field="keys.public_key")
-            if crypto.key_id(public_key) != entry["id"]:
+            try:
+                matches = crypto.key_id(public_key) == entry["id"]
+            except crypto.CryptoError as exc:
+                raise MalformedMessage(f"keys: {exc}") from exc
+            if not matches:
                 raise MalformedMessage("keys: a key id does not match its public key")
             current[str(entry["id"])] = public_key
     verify_object(raw, NODE_DOCUMENT_CONTEXT, current)
@@ -160,6 +173,8 @@ def verify_node_document(raw: Mapping[str, object], *, now: int) -> NodeDocument
         raise MalformedMessage(f"not a node document: {exc}") from exc
     if document.type != NODE_DOCUMENT_TYPE:
         raise MalformedMessage(f"type must be {NODE_DOCUMENT_TYPE!r}")
+    if document.issued_at > now + max_future_skew:
+        raise MalformedMessage(f"issued_at is {document.issued_at - now} s in the future; check the clocks")
     return document
 
 

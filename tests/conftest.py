@@ -78,6 +78,24 @@ async def node(node_config: NodeConfig) -> AsyncIterator[Node]:
         await created.close()
 
 
+@pytest.fixture
+async def sqlite_node(tmp_path: Path) -> AsyncIterator[Node]:
+    """A node on the embedded SQLite file, for checks of the files themselves."""
+    data_dir = tmp_path / "sqlite-node"
+    config = NodeConfig(
+        data_dir=data_dir,
+        name="SQLite College",
+        base_url="http://127.0.0.1:8080",
+        unlock=UnlockMethod.KEY_FILE,
+        key_file=data_dir / "node.key",
+    )
+    created = await init_node(config, None)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -23,6 +23,7 @@ def runner() -> CliRunner:
 def passphrase_file(tmp_path: Path) -> Path:
     path = tmp_path / "passphrase"
     path.write_text(PASSPHRASE + "\n")
+    path.chmod(0o600)
     return path
 
 
@@ -205,6 +206,7 @@ def test_invalid_member_fields_are_one_line_errors_naming_the_field(
 def test_a_wrong_passphrase_is_one_line_and_touches_nothing(data_dir: Path, runner: CliRunner, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong"
     wrong.write_text("not it")
+    wrong.chmod(0o600)
     before = (data_dir / "node.db").read_bytes()
     result = _run(runner, "member", "list", "--data-dir", str(data_dir), "--passphrase-file", str(wrong))
     assert result.exit_code == 1
@@ -215,6 +217,7 @@ def test_a_wrong_passphrase_is_one_line_and_touches_nothing(data_dir: Path, runn
 def test_errors_are_a_json_object_with_json(data_dir: Path, runner: CliRunner, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong"
     wrong.write_text("not it")
+    wrong.chmod(0o600)
     result = _run(runner, "member", "list", "--data-dir", str(data_dir), "--passphrase-file", str(wrong), "--json")
     assert result.exit_code == 1
     assert json.loads(result.stdout) == {
@@ -312,3 +315,54 @@ def test_backup_and_restore_through_the_cli(
 
 def test_db_upgrade_reports_the_revision(data_dir: Path, runner: CliRunner) -> None:
     assert _json(_run(runner, "db", "upgrade", "--data-dir", str(data_dir), "--json")) == {"from": "0001", "to": "0001"}
+
+
+def test_init_refuses_two_ways_to_unlock(tmp_path: Path, runner: CliRunner, passphrase_file: Path) -> None:
+    result = _run(
+        runner,
+        "init",
+        "--data-dir",
+        str(tmp_path / "n"),
+        "--name",
+        "K",
+        "--url",
+        "https://k.example",
+        "--key-file",
+        str(tmp_path / "k.key"),
+        "--passphrase-file",
+        str(passphrase_file),
+    )
+    assert result.exit_code == 1 and "not both" in result.stderr
+    assert not (tmp_path / "n").exists() and not (tmp_path / "k.key").exists()
+
+
+def test_a_passphrase_file_readable_by_others_draws_a_warning(
+    data_dir: Path, runner: CliRunner, passphrase_file: Path
+) -> None:
+    passphrase_file.chmod(0o644)
+    result = _run(runner, "member", "list", "--data-dir", str(data_dir), "--passphrase-file", str(passphrase_file))
+    assert result.exit_code == 0 and "readable by other users" in result.stderr
+
+
+def test_an_out_of_range_port_is_a_usage_error(tmp_path: Path, runner: CliRunner) -> None:
+    result = _run(runner, "serve", "--data-dir", str(tmp_path / "n"), "--port", "70000")
+    assert result.exit_code == 2 and "70000" in result.stderr and not (tmp_path / "n").exists()
+
+
+def test_an_unsupported_database_url_is_refused_before_anything_is_created(tmp_path: Path, runner: CliRunner) -> None:
+    result = _run(
+        runner,
+        "init",
+        "--data-dir",
+        str(tmp_path / "n"),
+        "--name",
+        "K",
+        "--url",
+        "https://k.example",
+        "--key-file",
+        str(tmp_path / "k.key"),
+        "--database-url",
+        "mysql://root@127.0.0.1/x",
+    )
+    assert result.exit_code == 1 and "postgresql+asyncpg://" in result.stderr
+    assert not (tmp_path / "n").exists() and not (tmp_path / "k.key").exists()

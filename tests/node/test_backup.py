@@ -148,3 +148,36 @@ async def test_a_key_file_node_restores_only_with_its_key_file(node: Node, tmp_p
         info.path, tmp_path / "restored", key_file=node.config.key_file, passphrase=lambda: ""
     )
     assert members == 1 and config.key_file == (tmp_path / "restored" / "node.key").resolve()
+
+
+async def test_a_key_file_kept_outside_the_data_dir_is_copied_in_at_restore(tmp_path: Path) -> None:
+    outside = tmp_path / "vault" / "node.key"
+    outside.parent.mkdir()
+    config = NodeConfig(
+        data_dir=tmp_path / "node",
+        name="Vault College",
+        base_url="http://127.0.0.1:8080",
+        unlock=UnlockMethod.KEY_FILE,
+        key_file=outside,
+    )
+    node = await init_node(config, None)
+    await node.close()
+    info = create_backup(config, tmp_path / "node.backup")
+
+    restored, members = await restore_backup(info.path, tmp_path / "restored", key_file=outside, passphrase=str)
+
+    assert members == 0
+    assert restored.key_file == (tmp_path / "restored" / "node.key").resolve()
+    assert (tmp_path / "restored" / "node.key").read_bytes() == outside.read_bytes()
+
+
+async def test_restore_never_overwrites_a_key_file_already_in_the_target(sqlite_node: Node, tmp_path: Path) -> None:
+    node = sqlite_node
+    info = create_backup(node.config, tmp_path / "node.backup")
+    target = tmp_path / "restored"
+    target.mkdir()
+    (target / "node.key").write_text("someone else's key\n")
+    assert node.config.key_file is not None
+    with pytest.raises(NodeExists, match=r"node\.key already exists"):
+        await restore_backup(info.path, target, key_file=node.config.key_file, passphrase=str)
+    assert (target / "node.key").read_text() == "someone else's key\n"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import crypto
-from node.config import NodeConfig, UnlockMethod
 from node.errors import Conflict, NotFound
-from node.instance import Node, init_node
+from node.instance import Node
 from node.keyring import open_value
 from node.members import (
     MemberProfile,
@@ -157,22 +154,8 @@ async def test_removing_an_unknown_or_removed_member_is_a_clear_error(node: Node
         await remove_member(node, invitation.member_id)
 
 
-async def test_after_removal_the_destroyed_data_key_is_gone_from_the_sqlite_files(tmp_path: Path) -> None:
-    config = NodeConfig(
-        data_dir=tmp_path / "node",
-        name="Shred College",
-        base_url="http://127.0.0.1:8080",
-        unlock=UnlockMethod.KEY_FILE,
-        key_file=tmp_path / "node" / "node.key",
-    )
-    node = await init_node(config, None)
-    try:
-        await _remove_and_look_for_the_data_key(node)
-    finally:
-        await node.close()
-
-
-async def _remove_and_look_for_the_data_key(node: Node) -> None:
+async def test_after_removal_the_destroyed_data_key_is_gone_from_the_sqlite_files(sqlite_node: Node) -> None:
+    node = sqlite_node
     invitation = await invite_member(node, ADA, "mentor")
     async with node.database.transaction() as session:
         stored = await MemberStore(session).get(invitation.member_id)
