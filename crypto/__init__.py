@@ -6,7 +6,7 @@ The high-level helpers are re-exported here; raw primitives live in :mod:`crypto
 from crypto.aead import open_, seal
 from crypto.errors import CryptoError, DecryptionFailed, InvalidKey, InvalidSignature
 from crypto.kdf import Argon2Params, derive_subkey, digests_equal, keyed_digest, passphrase_root_key
-from crypto.signing import SigningKey, fingerprint, key_id, sign, verify
+from crypto.signing import SigningKey, fingerprint, key_id, sign, sign_raw, verify, verify_raw
 
 __all__ = [
     "Argon2Params",
@@ -24,5 +24,7 @@ __all__ = [
     "passphrase_root_key",
     "seal",
     "sign",
+    "sign_raw",
     "verify",
+    "verify_raw",
 ]

@@ -67,6 +67,26 @@ def verify(public_key: bytes, context: str, message: bytes, signature: bytes) ->
     _primitives.ed25519_verify(public_key, signature, signed_bytes(context, message))
 
 
+def sign_raw(key: SigningKey, message: bytes) -> bytes:
+    """Sign ``message`` exactly as given, without a context prefix.
+
+    Only for formats that define their own domain-separated signed bytes, such as the RFC 9421
+    signature base (which names every covered component and carries a ``tag``). Everything else
+    uses :func:`sign`.
+    """
+    return _primitives.ed25519_sign(key.seed, message)
+
+
+def verify_raw(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Verify a signature made by :func:`sign_raw`.
+
+    Raises:
+        InvalidSignature: if it does not verify.
+        InvalidKey: if the public key is not 32 bytes.
+    """
+    _primitives.ed25519_verify(public_key, signature, message)
+
+
 def fingerprint(public_key: bytes) -> str:
     """The fingerprint operators compare out of band: ``sha256:`` and the hex SHA-256 of the raw key."""
     _check_public_key(public_key)

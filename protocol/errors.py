@@ -5,6 +5,9 @@
     ProtocolError (ValueError)
       ├─ MalformedMessage   not valid JSON, wrong shape, float or oversized integer, bad field
       ├─ BadSignature       signature missing, unknown key, or does not verify
+      ├─ BadDigest          the Content-Digest does not match the body (RFC 9530)
+      ├─ StaleMessage       ``created`` outside the allowed clock skew, or expired
+      ├─ StaleSequence      an announcement whose ``seq`` is not newer than the stored one
       ├─ InvalidField       a member-supplied field fails validation (e-mail, time zone, length)
       └─ AuditChainBroken   an audit-log entry was edited, removed or reordered
 """
@@ -20,6 +23,9 @@ class ErrorCode(StrEnum):
     MALFORMED = "malformed"
     BAD_SIGNATURE = "bad_signature"
     INVALID_FIELD = "invalid_field"
+    BAD_DIGEST = "bad_digest"
+    STALE = "stale"
+    STALE_SEQUENCE = "stale_sequence"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
 
 
@@ -39,6 +45,24 @@ class BadSignature(ProtocolError):
     """The object's signature is missing, made by an unknown key, or does not verify."""
 
     code = ErrorCode.BAD_SIGNATURE
+
+
+class BadDigest(ProtocolError):
+    """The body does not match its Content-Digest, or no supported digest was given."""
+
+    code = ErrorCode.BAD_DIGEST
+
+
+class StaleMessage(ProtocolError):
+    """The message was created outside the allowed clock skew, or has expired."""
+
+    code = ErrorCode.STALE
+
+
+class StaleSequence(ProtocolError):
+    """An announcement's ``seq`` is not greater than the one already stored."""
+
+    code = ErrorCode.STALE_SEQUENCE
 
 
 class InvalidField(ProtocolError):
