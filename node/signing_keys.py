@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from node.instance import Node, open_signing_key, seal_signing_key
 from node.storage.audit import AuditStore
 from node.storage.keys import KeyStore, StoredSigningKey
 from protocol.canonical import JsonValue
-from protocol.node_document import PublishedKey, build_node_document
+from protocol.node_document import PublishedKey, build_node_document, endorse_key
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,23 @@ async def rotate_signing_key(node: Node) -> tuple[str, list[str]]:
     """
     now = node.clock()
     key = crypto.SigningKey(secrets.token_bytes(32))
+    outgoing = (await load_key_set(node)).signer
     async with node.database.transaction() as session:
         keys = KeyStore(session)
         kek = await keys.current_kek()
-        await keys.add_signing_key(seal_signing_key(node, key, kek.version, kek.salt, now))
+        row = seal_signing_key(node, key, kek.version, kek.salt, now)
+        endorsement = endorse_key(outgoing, key.public_key)
+        await keys.add_signing_key(dataclasses.replace(row, endorsed_by=outgoing.key_id, endorsement=endorsement))
         retired = await keys.expire_signing_keys(key.key_id, now)
         await node.audit(AuditStore(session), "keys.rotate-signing", key.key_id, {"retired": list(retired)})
     return key.key_id, retired
 
 
 def _published(key: StoredSigningKey) -> PublishedKey:
-    return PublishedKey(public_key=key.public_key, valid_until=key.valid_until, expired_at=key.expired_at)
+    return PublishedKey(
+        public_key=key.public_key,
+        valid_until=key.valid_until,
+        expired_at=key.expired_at,
+        endorsed_by=key.endorsed_by,
+        endorsement=key.endorsement,
+    )

@@ -4,6 +4,11 @@ It names the node, its base URL, the protocol versions it speaks, its current si
 (each with a ``valid_until``) and its retired keys (each with ``expired_at``), so that what an
 old key signed stays verifiable after a rotation. The document is signed by its newest
 current key under the context ``mentornet/v1/node-document``.
+
+On rotation the outgoing key endorses its successor (context ``mentornet/v1/key-endorsement``
+over ``{"type", "key_id", "public_key"}``), and the entry of the new key carries that
+endorsement as ``endorsed_by``. A peer that pinned the old key can so follow the chain to
+the new one without the operators exchanging fingerprints again.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import crypto
-from protocol.canonical import JsonValue
+from protocol.canonical import JsonValue, canonical_json
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import BadSignature, MalformedMessage
 from protocol.models import SignedWireModel
@@ -22,6 +27,8 @@ NODE_DOCUMENT_CONTEXT = "mentornet/v1/node-document"
 NODE_DOCUMENT_TYPE = "mentornet/v1/node-document"
 PROTOCOL_VERSIONS: tuple[str, ...] = ("v1",)
 ED25519 = "ed25519"
+KEY_ENDORSEMENT_CONTEXT = "mentornet/v1/key-endorsement"
+KEY_ENDORSEMENT_TYPE = "mentornet/v1/key-endorsement"
 
 
 @dataclass(frozen=True)
@@ -31,10 +38,31 @@ class PublishedKey:
     public_key: bytes
     valid_until: int
     expired_at: int | None = None
+    endorsed_by: str | None = None
+    endorsement: bytes | None = None
 
     @property
     def key_id(self) -> str:
         return crypto.key_id(self.public_key)
+
+    def as_entry(self) -> dict[str, JsonValue]:
+        entry: dict[str, JsonValue] = {
+            "id": self.key_id,
+            "algorithm": ED25519,
+            "public_key": b64encode(self.public_key),
+        }
+        if self.expired_at is None:
+            entry["valid_until"] = self.valid_until
+        else:
+            entry["expired_at"] = self.expired_at
+        if self.endorsed_by is not None and self.endorsement is not None:
+            entry["endorsed_by"] = {"key_id": self.endorsed_by, "value": b64encode(self.endorsement)}
+        return entry
+
+
+class SignatureEntry(SignedWireModel):
+    key_id: str
+    value: str
 
 
 class CurrentKeyEntry(SignedWireModel):
@@ -42,6 +70,7 @@ class CurrentKeyEntry(SignedWireModel):
     algorithm: str
     public_key: str
     valid_until: int
+    endorsed_by: SignatureEntry | None = None
 
 
 class OldKeyEntry(SignedWireModel):
@@ -49,11 +78,7 @@ class OldKeyEntry(SignedWireModel):
     algorithm: str
     public_key: str
     expired_at: int
-
-
-class SignatureEntry(SignedWireModel):
-    key_id: str
-    value: str
+    endorsed_by: SignatureEntry | None = None
 
 
 class NodeDocument(SignedWireModel):
@@ -72,6 +97,49 @@ class NodeDocument(SignedWireModel):
         """Every key the document vouches for, current and old, by key id."""
         entries: list[CurrentKeyEntry | OldKeyEntry] = [*self.keys, *self.old_keys]
         return {entry.id: b64decode(entry.public_key, field="keys.public_key") for entry in entries}
+
+    def keys_trusted_from(self, trusted: Mapping[str, bytes]) -> dict[str, bytes]:
+        """The keys reachable from ``trusted`` through endorsements (old key vouching for new).
+
+        Starting from keys an operator pinned (or earlier derived), each listed key endorsed by a
+        trusted key becomes trusted too, repeatedly, so a chain of rotations is followed.
+        """
+        result = dict(trusted)
+        entries: list[CurrentKeyEntry | OldKeyEntry] = [*self.keys, *self.old_keys]
+        grew = True
+        while grew:
+            grew = False
+            for entry in entries:
+                if entry.id in result or entry.endorsed_by is None:
+                    continue
+                endorser = result.get(entry.endorsed_by.key_id)
+                public_key = b64decode(entry.public_key, field="keys.public_key")
+                if endorser is None or crypto.key_id(public_key) != entry.id:
+                    continue
+                try:
+                    crypto.verify(
+                        endorser,
+                        KEY_ENDORSEMENT_CONTEXT,
+                        endorsement_body(public_key),
+                        b64decode(entry.endorsed_by.value, field="endorsed_by.value"),
+                    )
+                except crypto.CryptoError:
+                    continue
+                result[entry.id] = public_key
+                grew = True
+        return result
+
+
+def endorsement_body(public_key: bytes) -> bytes:
+    """What an old key signs to vouch for its successor."""
+    return canonical_json(
+        {"type": KEY_ENDORSEMENT_TYPE, "key_id": crypto.key_id(public_key), "public_key": b64encode(public_key)}
+    )
+
+
+def endorse_key(old: crypto.SigningKey, new_public_key: bytes) -> bytes:
+    """An endorsement of ``new_public_key`` by ``old``, published with the new key (see module docs)."""
+    return crypto.sign(old, KEY_ENDORSEMENT_CONTEXT, endorsement_body(new_public_key))
 
 
 def build_node_document(
@@ -102,28 +170,13 @@ def build_node_document(
     for key in old:
         if key.expired_at is None:
             raise MalformedMessage("an old key must carry expired_at")
-        old_entries.append(
-            {
-                "id": key.key_id,
-                "algorithm": ED25519,
-                "public_key": b64encode(key.public_key),
-                "expired_at": key.expired_at,
-            }
-        )
+        old_entries.append(key.as_entry())
     body: dict[str, JsonValue] = {
         "type": NODE_DOCUMENT_TYPE,
         "name": name,
         "base_url": base_url,
         "protocol_versions": list(PROTOCOL_VERSIONS),
-        "keys": [
-            {
-                "id": key.key_id,
-                "algorithm": ED25519,
-                "public_key": b64encode(key.public_key),
-                "valid_until": key.valid_until,
-            }
-            for key in current
-        ],
+        "keys": [key.as_entry() for key in current],
         "old_keys": old_entries,
         "issued_at": issued_at,
     }

@@ -31,6 +31,8 @@ class StoredSigningKey:
     created_at: int
     valid_until: int
     expired_at: int | None
+    endorsed_by: str | None = None
+    endorsement: bytes | None = None
 
 
 class KeyStore:
@@ -119,6 +121,8 @@ class KeyStore:
                 created_at=key.created_at,
                 valid_until=key.valid_until,
                 expired_at=key.expired_at,
+                endorsed_by=key.endorsed_by,
+                endorsement=key.endorsement,
             )
         )
         await self._session.flush()
@@ -157,5 +161,13 @@ class KeyStore:
 
 def _signing_key(row: NodeSigningKey) -> StoredSigningKey:
     return StoredSigningKey(
-        row.key_id, row.public_key, row.sealed_seed, row.kek_version, row.created_at, row.valid_until, row.expired_at
+        row.key_id,
+        row.public_key,
+        row.sealed_seed,
+        row.kek_version,
+        row.created_at,
+        row.valid_until,
+        row.expired_at,
+        row.endorsed_by,
+        row.endorsement,
     )

@@ -59,6 +59,8 @@ class NodeSigningKey(SQLModel, table=True):
     created_at: int = Field(sa_column=_time())
     valid_until: int = Field(sa_column=_time())
     expired_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    endorsed_by: str | None = Field(default=None, max_length=16)
+    endorsement: bytes | None = Field(default=None, sa_column=_blob(nullable=True))
 
 
 class MemberRow(SQLModel, table=True):
@@ -129,3 +131,86 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int
     digest: bytes = Field(sa_column=_blob())
+
+
+class PeerRow(SQLModel, table=True):
+    """A federation peer, pinned by the operator. ``keys`` is JSON: key id -> base64url public key."""
+
+    __tablename__ = "peers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    base_url: str = Field(max_length=300, unique=True)
+    host: str = Field(max_length=300, index=True)
+    name: str = Field(max_length=200)
+    pinned_fingerprint: str = Field(max_length=80)
+    keys: str
+    state: str = Field(max_length=16)
+    added_at: int = Field(sa_column=_time())
+    last_contact_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)
+    clock_offset: int | None = None
+    feed_cursor: int = 0
+    push_cursor: int = 0
+    failures: int = 0
+    retry_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class BlockedHostRow(SQLModel, table=True):
+    """A host whose requests get 403 on everything, peer or not."""
+
+    __tablename__ = "blocked_hosts"
+
+    host: str = Field(primary_key=True, max_length=300)
+    blocked_at: int = Field(sa_column=_time())
+
+
+class AnnouncementRow(SQLModel, table=True):
+    """The newest verified announcement per (origin, mentor), as received (``raw``: signed JSON).
+
+    ``feed_seq`` orders every stored change for the pull feed; the other columns are copies of
+    verified fields, kept for filtering and expiry.
+    """
+
+    __tablename__ = "announcements"
+    __table_args__ = (UniqueConstraint("origin", "mentor", name="uq_announcements_origin_mentor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(max_length=300)
+    mentor: str = Field(max_length=64)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    issued_at: int = Field(sa_column=_time())
+    expires_at: int = Field(sa_column=_time())
+    withdrawn: bool
+    raw: str
+    feed_seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    received_at: int = Field(sa_column=_time())
+
+
+class FeedCounterRow(SQLModel, table=True):
+    """The last ``feed_seq`` handed out (one row; writers lock it, so the feed never skips)."""
+
+    __tablename__ = "feed_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SeenNonceRow(SQLModel, table=True):
+    """Nonces of accepted federation requests, kept for the replay window."""
+
+    __tablename__ = "seen_nonces"
+
+    keyid: str = Field(primary_key=True, max_length=400)
+    nonce: str = Field(primary_key=True, max_length=128)
+    expires_at: int = Field(sa_column=_time())
+
+
+class AccessTokenRow(SQLModel, table=True):
+    """A member's client access token; only its SHA-256 is stored."""
+
+    __tablename__ = "access_tokens"
+
+    token_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    member_id: str = Field(foreign_key="members.id", index=True, max_length=36)
+    created_at: int = Field(sa_column=_time())
+    revoked_at: int | None = Field(default=None, sa_column=_time(nullable=True))

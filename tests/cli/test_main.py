@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from node.storage.database import head_revision
 
 PASSPHRASE = "a long and careful passphrase"
 
@@ -61,7 +62,11 @@ def test_init_prints_where_everything_went_and_the_fingerprint(data_dir: Path, r
     status = _json(_run(runner, "status", "--data-dir", str(data_dir), "--json"))
     assert isinstance(status, dict)
     assert status["name"] == "CLI University" and status["fingerprint"].startswith("sha256:")
-    assert status["database"] == {"backend": "sqlite", "where": str(data_dir / "node.db"), "schema_revision": "0001"}
+    assert status["database"] == {
+        "backend": "sqlite",
+        "where": str(data_dir / "node.db"),
+        "schema_revision": head_revision(),
+    }
     assert status["members"] == {"total": 0, "by_role": {}, "by_status": {}}
 
 
@@ -314,7 +319,10 @@ def test_backup_and_restore_through_the_cli(
 
 
 def test_db_upgrade_reports_the_revision(data_dir: Path, runner: CliRunner) -> None:
-    assert _json(_run(runner, "db", "upgrade", "--data-dir", str(data_dir), "--json")) == {"from": "0001", "to": "0001"}
+    assert _json(_run(runner, "db", "upgrade", "--data-dir", str(data_dir), "--json")) == {
+        "from": head_revision(),
+        "to": head_revision(),
+    }
 
 
 def test_init_refuses_two_ways_to_unlock(tmp_path: Path, runner: CliRunner, passphrase_file: Path) -> None:

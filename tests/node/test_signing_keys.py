@@ -58,3 +58,16 @@ async def test_a_public_key_slipped_into_the_database_is_never_vouched_for(node:
         )
     with pytest.raises(StorageError, match=f"signing key {intruder.key_id} does not (open|match)"):
         await load_key_set(node)
+
+
+async def test_after_rotations_a_peer_that_pinned_the_first_key_can_follow_the_chain(node: Node) -> None:
+    first = verify_node_document(node_document(node, await load_key_set(node), NOW), now=NOW)
+    pinned = {first.signature.key_id: first.public_keys()[first.signature.key_id]}
+    await rotate_signing_key(node)
+    await rotate_signing_key(node)
+
+    document = verify_node_document(node_document(node, await load_key_set(node), NOW), now=NOW)
+
+    assert document.signature.key_id not in pinned
+    assert document.signature.key_id in document.keys_trusted_from(pinned)
+    assert document.keys_trusted_from({}) == {}

@@ -1,0 +1,131 @@
+"""Repository for announcements and the feed that orders their changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from node.storage.tables import AnnouncementRow, FeedCounterRow
+
+
+@dataclass(frozen=True)
+class StoredAnnouncement:
+    origin: str
+    mentor: str
+    seq: int
+    issued_at: int
+    expires_at: int
+    withdrawn: bool
+    raw: str
+    feed_seq: int
+
+
+class AnnouncementStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, origin: str, mentor: str) -> StoredAnnouncement | None:
+        row = await self._row(origin, mentor)
+        return None if row is None else _stored(row)
+
+    async def seqs(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The stored ``seq`` of each (origin, mentor) that has one."""
+        if not keys:
+            return {}
+        origins = {origin for origin, _ in keys}
+        mentors = {mentor for _, mentor in keys}
+        result = await self._session.execute(
+            select(col(AnnouncementRow.origin), col(AnnouncementRow.mentor), col(AnnouncementRow.seq)).where(
+                col(AnnouncementRow.origin).in_(origins), col(AnnouncementRow.mentor).in_(mentors)
+            )
+        )
+        wanted = set(keys)
+        return {(o, m): s for o, m, s in result.all() if (o, m) in wanted}
+
+    async def upsert(self, items: list[StoredAnnouncement], now: int) -> list[StoredAnnouncement]:
+        """Store each item as the newest for its (origin, mentor); assigns feed sequence numbers.
+
+        The caller has checked that each ``seq`` is newer. The feed counter row is locked for the
+        rest of the transaction, so feed sequence numbers are handed out in commit order.
+        """
+        if not items:
+            return []
+        counter = await self._session.get(FeedCounterRow, 1, with_for_update=True)
+        if counter is None:
+            counter = FeedCounterRow(id=1, value=0)
+            self._session.add(counter)
+        stored = []
+        for item in items:
+            counter.value += 1
+            row = await self._row(item.origin, item.mentor)
+            if row is None:
+                row = AnnouncementRow(
+                    origin=item.origin,
+                    mentor=item.mentor,
+                    seq=item.seq,
+                    issued_at=item.issued_at,
+                    expires_at=item.expires_at,
+                    withdrawn=item.withdrawn,
+                    raw=item.raw,
+                    feed_seq=counter.value,
+                    received_at=now,
+                )
+                self._session.add(row)
+            else:
+                row.seq, row.issued_at, row.expires_at = item.seq, item.issued_at, item.expires_at
+                row.withdrawn, row.raw, row.feed_seq, row.received_at = item.withdrawn, item.raw, counter.value, now
+            await self._session.flush()
+            stored.append(_stored(row))
+        return stored
+
+    async def feed(self, since: int, limit: int) -> list[StoredAnnouncement]:
+        """Changes after ``since`` in feed order."""
+        rows = (
+            await self._session.execute(
+                select(AnnouncementRow)
+                .where(col(AnnouncementRow.feed_seq) > since)
+                .order_by(col(AnnouncementRow.feed_seq))
+                .limit(limit)
+            )
+        ).scalars()
+        return [_stored(row) for row in rows]
+
+    async def feed_head(self) -> int:
+        counter = await self._session.get(FeedCounterRow, 1)
+        return 0 if counter is None else counter.value
+
+    async def live(self, now: int) -> list[StoredAnnouncement]:
+        """Every unexpired, not withdrawn announcement."""
+        rows = (
+            await self._session.execute(
+                select(AnnouncementRow).where(
+                    col(AnnouncementRow.expires_at) > now, col(AnnouncementRow.withdrawn).is_(False)
+                )
+            )
+        ).scalars()
+        return [_stored(row) for row in rows]
+
+    async def purge_expired(self, now: int) -> int:
+        result = await self._session.execute(delete(AnnouncementRow).where(col(AnnouncementRow.expires_at) <= now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count(self) -> int:
+        return int((await self._session.execute(select(func.count()).select_from(AnnouncementRow))).scalar_one())
+
+    async def _row(self, origin: str, mentor: str) -> AnnouncementRow | None:
+        return (
+            await self._session.execute(
+                select(AnnouncementRow).where(
+                    col(AnnouncementRow.origin) == origin, col(AnnouncementRow.mentor) == mentor
+                )
+            )
+        ).scalar_one_or_none()
+
+
+def _stored(row: AnnouncementRow) -> StoredAnnouncement:
+    return StoredAnnouncement(
+        row.origin, row.mentor, row.seq, row.issued_at, row.expires_at, row.withdrawn, row.raw, row.feed_seq
+    )

@@ -1,0 +1,158 @@
+"""Matching mentees with mentors: weekly overlap across time zones and a transparent score.
+
+Availability windows are local to each person's IANA time zone. To compare them, both are laid
+onto the same UTC week (the week that contains ``now``, so daylight-saving rules of that week
+apply) as a bitmask of 15-minute slots; the overlap is the number of common slots.
+
+Score (every part is reported back, so a mentee sees why a mentor ranks where it does):
+
+    10 per shared topic + 5 per common language + 1 per hour of weekly overlap (at most 10)
+    + 1 per operator-verified credential (at most 3)
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+SLOT_MINUTES = 15
+SLOTS_PER_WEEK = 7 * 24 * 60 // SLOT_MINUTES
+_WEEK_MASK = (1 << SLOTS_PER_WEEK) - 1
+TOPIC_POINTS = 10
+LANGUAGE_POINTS = 5
+MAX_OVERLAP_POINTS = 10
+MAX_CREDENTIAL_POINTS = 3
+
+
+@dataclass(frozen=True)
+class LocalWindow:
+    """ISO weekday (1 = Monday) and minutes since local midnight, in some time zone."""
+
+    day: int
+    start_minute: int
+    end_minute: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What discovery knows about one mentor (from a verified, unexpired announcement)."""
+
+    origin: str
+    mentor: str
+    topics: frozenset[str]
+    languages: frozenset[str]
+    slots: int
+    capacity: int
+    verified_credentials: int
+
+
+@dataclass(frozen=True)
+class MentorQuery:
+    topics: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    slots: int | None = None
+    institution: str | None = None
+    open_only: bool = True
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Match:
+    candidate: Candidate
+    score: int
+    shared_topics: tuple[str, ...]
+    common_languages: tuple[str, ...]
+    overlap_minutes: int
+    reasons: tuple[str, ...] = field(default=())
+
+
+def normalize_term(term: str) -> str:
+    """Topics and languages match case-insensitively and ignoring surrounding space."""
+    return " ".join(term.casefold().split())
+
+
+def week_start(now: int) -> datetime.datetime:
+    """Monday 00:00 UTC of the week that contains ``now``."""
+    moment = datetime.datetime.fromtimestamp(now, tz=datetime.UTC)
+    monday = moment - datetime.timedelta(days=moment.weekday())
+    return monday.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def weekly_slots(windows: Iterable[LocalWindow], timezone: str, *, now: int) -> int:
+    """The UTC week's 15-minute slots covered by local ``windows`` in ``timezone``.
+
+    Each window is placed on its local date in the week around ``now`` and converted with that
+    date's UTC offset, so a window keeps its local hours across daylight-saving changes.
+    Windows that cross the end of the UTC week wrap to its start.
+    """
+    zone = zoneinfo.ZoneInfo(timezone)
+    start = week_start(now)
+    mask = 0
+    for window in windows:
+        local_day = (start + datetime.timedelta(days=window.day - 1)).date()
+        local_start = datetime.datetime.combine(local_day, datetime.time(), tzinfo=zone) + datetime.timedelta(
+            minutes=window.start_minute
+        )
+        begin = _slot_of(local_start, start)
+        count = -(-(window.end_minute - window.start_minute) // SLOT_MINUTES)
+        run = (1 << count) - 1
+        mask |= ((run << begin) | (run >> (SLOTS_PER_WEEK - begin))) & _WEEK_MASK
+    return mask
+
+
+def _slot_of(local: datetime.datetime, week: datetime.datetime) -> int:
+    # Fold onto the UTC week: a window before Monday 00:00 UTC (east of UTC) wraps to the end.
+    minutes = int((local.astimezone(datetime.UTC) - week).total_seconds() // 60)
+    return (minutes // SLOT_MINUTES) % SLOTS_PER_WEEK
+
+
+def match(candidate: Candidate, query: MentorQuery) -> Match | None:
+    """Score one candidate against a query; ``None`` when a filter excludes it."""
+    if query.institution is not None and candidate.origin != query.institution:
+        return None
+    if query.open_only and candidate.capacity <= 0:
+        return None
+    shared = tuple(sorted(candidate.topics & query.topics))
+    if query.topics and not shared:
+        return None
+    common = tuple(sorted(candidate.languages & query.languages))
+    if query.languages and not common:
+        return None
+    overlap = 0
+    if query.slots is not None:
+        overlap = (candidate.slots & query.slots).bit_count() * SLOT_MINUTES
+        if overlap == 0:
+            return None
+    score = (
+        TOPIC_POINTS * len(shared)
+        + LANGUAGE_POINTS * len(common)
+        + min(overlap // 60, MAX_OVERLAP_POINTS)
+        + min(candidate.verified_credentials, MAX_CREDENTIAL_POINTS)
+    )
+    return Match(candidate, score, shared, common, overlap, _reasons(candidate, shared, common, overlap, query))
+
+
+def rank(candidates: Iterable[Candidate], query: MentorQuery) -> list[Match]:
+    """Every matching candidate, best first (ties broken by open places, then by origin and mentor)."""
+    matches = [found for candidate in candidates if (found := match(candidate, query)) is not None]
+    matches.sort(key=lambda m: (-m.score, -m.candidate.capacity, m.candidate.origin, m.candidate.mentor))
+    return matches[: query.limit]
+
+
+def _reasons(
+    candidate: Candidate, shared: Sequence[str], common: Sequence[str], overlap: int, query: MentorQuery
+) -> tuple[str, ...]:
+    reasons = []
+    if shared:
+        reasons.append(f"shares {len(shared)} topic(s): {', '.join(shared)}")
+    if common:
+        reasons.append(f"speaks {', '.join(common)}")
+    if query.slots is not None:
+        reasons.append(f"{overlap / 60:g} hours of overlapping availability per week")
+    if candidate.capacity > 0:
+        reasons.append(f"{candidate.capacity} open place(s)")
+    if candidate.verified_credentials:
+        reasons.append(f"{candidate.verified_credentials} credential(s) verified by the home institution")
+    return tuple(reasons)
