@@ -119,7 +119,9 @@ async def test_a_backup_whose_database_does_not_match_its_checksum_is_refused(
     info = create_backup(passphrase_node.config, tmp_path / "node.backup")
     with tarfile.open(info.path, "r:gz") as archive:
         files = {m.name: archive.extractfile(m).read() for m in archive.getmembers()}  # type: ignore[union-attr]
-    files["node.db"] = files["node.db"][:-1] + b"\x00"
+    database = bytearray(files["node.db"])
+    database[100] ^= 0xFF  # inside the SQLite header: the copy no longer matches its checksum
+    files["node.db"] = bytes(database)
     forged = tmp_path / "forged.backup"
     with tarfile.open(forged, "w:gz") as archive:
         for name, content in files.items():
