@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from cli.output import emit, fail, progress_printer
 from crypto import CryptoError
@@ -99,7 +100,7 @@ def _read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> 
         if not text:
             raise NodeError(f"{passphrase_file}: the passphrase file is empty")
         if passphrase_file.stat().st_mode & 0o077:
-            click.echo(f"warning: {passphrase_file} is readable by other users; chmod 600 it", err=True)
+            click.echo(f"warning: {passphrase_file} is accessible to other users; chmod 600 it", err=True)
         return text
     if not sys.stdin.isatty():
         raise NodeError("no passphrase: pass --passphrase-file or set MENTORNET_PASSPHRASE_FILE")
@@ -156,7 +157,8 @@ def init(
 ) -> None:
     """Create a node: config, database, key hierarchy and signing key."""
     data_dir = data_dir.resolve()
-    if key_file and passphrase_file:
+    given_on_command_line = click.get_current_context().get_parameter_source("passphrase_file")
+    if key_file and passphrase_file and given_on_command_line is ParameterSource.COMMANDLINE:
         raise NodeError("choose one way to unlock: --key-file or --passphrase-file, not both")
     method = UnlockMethod.KEY_FILE if key_file else UnlockMethod.PASSPHRASE
     config = NodeConfig(

@@ -349,7 +349,7 @@ def test_a_passphrase_file_readable_by_others_draws_a_warning(
 ) -> None:
     passphrase_file.chmod(0o644)
     result = _run(runner, "member", "list", "--data-dir", str(data_dir), "--passphrase-file", str(passphrase_file))
-    assert result.exit_code == 0 and "readable by other users" in result.stderr
+    assert result.exit_code == 0 and "accessible to other users" in result.stderr
 
 
 def test_an_out_of_range_port_is_a_usage_error(tmp_path: Path, runner: CliRunner) -> None:
