@@ -6,6 +6,7 @@ on shutdown, so a SIGTERM lets in-flight requests finish and then closes the dat
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -13,56 +14,68 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from node import client_api
 from node.config import NodeConfig
-from node.errors import NodeError, NotFound, StorageError
+from node.discovery import MentorIndex
+from node.errors import (
+    Conflict,
+    InvalidInvite,
+    NodeError,
+    NotFound,
+    PeerError,
+    RequestRejected,
+    StorageError,
+    Unauthorized,
+)
+from node.federation import inbound
+from node.federation.client import FederationClient
+from node.federation.inbound import FEDERATION, FederationContext
+from node.federation.sync import Synchronizer
+from node.federation.transport import AiohttpTransport, Transport
 from node.instance import Clock, Node, open_node, system_clock
 from node.keyring import UnlockSecret
 from node.metrics import CONTENT_TYPE, Metrics
-from node.signing_keys import KeySet, load_key_set, node_document
-from protocol.errors import ProtocolError
+from node.signing_keys import KeySetCache, node_document
+from protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger("mentornet.node")
-
-KEY_SET_TTL_SECONDS = 10.0
-
-
-class KeySetCache:
-    """The signing keys, re-read now and then so a rotation made by the CLI is picked up while serving."""
-
-    def __init__(self, node: Node, keys: KeySet) -> None:
-        self._node = node
-        self._keys = keys
-        self._loaded_at = time.monotonic()
-
-    @classmethod
-    async def load(cls, node: Node) -> KeySetCache:
-        return cls(node, await load_key_set(node))
-
-    async def current(self) -> KeySet:
-        if time.monotonic() - self._loaded_at > KEY_SET_TTL_SECONDS:
-            self._keys, self._loaded_at = await load_key_set(self._node), time.monotonic()
-        return self._keys
-
 
 CONFIG = web.AppKey("config", NodeConfig)
 METRICS = web.AppKey("metrics", Metrics)
 NODE = web.AppKey("node", Node)
 KEY_SET = web.AppKey("key_set", KeySetCache)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+TRANSPORT: web.AppKey[Transport] = web.AppKey("transport")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(config: NodeConfig, secret: UnlockSecret, *, clock: Clock = system_clock) -> web.Application:
-    """Build the node application; the database is opened and the keys unlocked on start-up."""
-    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[_observe, _errors])
+def build_app(
+    config: NodeConfig, secret: UnlockSecret, *, clock: Clock = system_clock, transport: Transport | None = None
+) -> web.Application:
+    """Build the node application; the database is opened and the keys unlocked on start-up.
+
+    Args:
+        config: the node's configuration.
+        secret: the passphrase or key file that unlocks it.
+        clock: Unix time in seconds (tests pass a fixed one).
+        transport: every outbound request goes through it (default: aiohttp with the
+            configured time-outs).
+    """
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[_observe, _errors, _blocked])
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[CLOCK] = clock
+    app[TRANSPORT] = transport or AiohttpTransport(
+        connect_timeout=config.federation.connect_timeout_seconds,
+        total_timeout=config.federation.total_timeout_seconds,
+    )
     app.cleanup_ctx.append(_node_context(secret))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/.well-known/mentornet", _node_document)
     app.router.add_get("/metrics", _metrics)
+    inbound.add_routes(app)
+    client_api.add_routes(app)
     return app
 
 
@@ -72,6 +85,12 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         node = await open_node(config, secret, observe_query=app[METRICS].observe_query, clock=app[CLOCK])
         app[NODE] = node
         app[KEY_SET] = await KeySetCache.load(node)
+        federation = FederationContext(node, app[KEY_SET], app[TRANSPORT], app[METRICS].federation_rejected)
+        app[FEDERATION] = federation
+        app[client_api.INDEX] = MentorIndex(node)
+        synchronizer = Synchronizer(federation, FederationClient(node, app[TRANSPORT]))
+        federation.on_own_change = synchronizer.notify_changed
+        sync_task = asyncio.create_task(synchronizer.run(), name="federation sync")
         log.info(
             "node started",
             extra={
@@ -84,6 +103,9 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         try:
             yield
         finally:
+            sync_task.cancel()
+            await asyncio.gather(sync_task, return_exceptions=True)
+            await app[TRANSPORT].close()
             await node.close()
             log.info("node stopped", extra={"node": config.name, "database": "closed"})
 
@@ -143,6 +165,14 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 @web.middleware
+async def _blocked(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Blocked hosts get 403 on everything (federation requests are also checked by their keyid)."""
+    if FEDERATION in request.app and request.remote in await request.app[FEDERATION].directory.blocked():
+        raise RequestRejected(403, "blocked", "this node does not accept requests from you")
+    return await handler(request)
+
+
+@web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
@@ -153,10 +183,22 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error_response(request, 404, "not_found", "no such endpoint")
     except web.HTTPMethodNotAllowed:
         return _error_response(request, 405, "method_not_allowed", f"{request.method} is not allowed here")
+    except RequestRejected as exc:
+        return _error_response(request, exc.status, exc.code, str(exc))
     except ProtocolError as exc:
-        return _error_response(request, 400, str(exc.code), str(exc))
+        status = 401 if exc.code in (ErrorCode.BAD_SIGNATURE, ErrorCode.STALE) else 400
+        return _error_response(request, status, str(exc.code), str(exc))
     except NotFound as exc:
         return _error_response(request, 404, exc.code, str(exc))
+    except Unauthorized as exc:
+        return _error_response(request, 401, exc.code, str(exc))
+    except InvalidInvite as exc:
+        return _error_response(request, 403, exc.code, str(exc))
+    except Conflict as exc:
+        return _error_response(request, 409, exc.code, str(exc))
+    except PeerError as exc:
+        log.warning("a peer failed us", extra={"code": exc.code, "error": str(exc)})
+        return _error_response(request, 502, exc.code, "another node did not answer as it should; try later")
     except NodeError as exc:
         log.error("node error", extra={"code": exc.code, "route": request.path})
         return _error_response(request, 503, exc.code, "the node cannot serve this request right now")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,37 @@ class UnlockMethod(StrEnum):
 
 
 @dataclass(frozen=True)
+class FederationSettings:
+    """The ``[federation]`` section: peering policy, request limits, and the sync schedule."""
+
+    open: bool = False
+    max_clock_skew_seconds: int = 60
+    requests_per_minute: int = 600
+    max_batch: int = 100
+    pull_interval_seconds: float = 60.0
+    push_interval_seconds: float = 1.0
+    connect_timeout_seconds: float = 5.0
+    total_timeout_seconds: float = 30.0
+    backoff_initial_seconds: float = 2.0
+    backoff_max_seconds: float = 3600.0
+    announcement_lifetime_days: int = 14
+
+    def problems(self) -> list[str]:
+        checks = {
+            "max_clock_skew_seconds": 1 <= self.max_clock_skew_seconds <= 3600,
+            "requests_per_minute": self.requests_per_minute >= 1,
+            "max_batch": 1 <= self.max_batch <= 1000,
+            "pull_interval_seconds": self.pull_interval_seconds > 0,
+            "push_interval_seconds": self.push_interval_seconds > 0,
+            "connect_timeout_seconds": self.connect_timeout_seconds > 0,
+            "total_timeout_seconds": self.total_timeout_seconds >= self.connect_timeout_seconds,
+            "backoff_initial_seconds": 0 < self.backoff_initial_seconds <= self.backoff_max_seconds,
+            "announcement_lifetime_days": 1 <= self.announcement_lifetime_days <= 30,
+        }
+        return [f"federation.{name}" for name, ok in checks.items() if not ok]
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Everything a node needs to start; paths are absolute once loaded."""
 
@@ -42,6 +73,7 @@ class NodeConfig:
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     invite_ttl_days: int = 7
     signing_key_validity_days: int = 365
+    federation: FederationSettings = field(default_factory=FederationSettings)
 
     @property
     def config_path(self) -> Path:
@@ -82,6 +114,9 @@ def validate_config(config: NodeConfig) -> NodeConfig:
             f"{where}: database.url must be empty (embedded SQLite in the data directory) "
             "or start with postgresql+asyncpg://"
         )
+    problems = config.federation.problems()
+    if problems:
+        raise ConfigError(f"{where}: out of range: {', '.join(problems)} (see docs/operator-guide.md)")
     for network in config.metrics_allow:
         try:
             ipaddress.ip_network(network, strict=False)
@@ -125,6 +160,7 @@ def load_config(data_dir: Path) -> NodeConfig:
             signing_key_validity_days=_typed(
                 keys.get("signing_key_validity_days", 365), int, "keys.signing_key_validity_days", path
             ),
+            federation=_federation(raw.get("federation", {}), path),
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing required setting node.{exc.args[0]}") from exc
@@ -158,10 +194,25 @@ def write_config(config: NodeConfig) -> None:
         },
         "members": {"invite_ttl_days": config.invite_ttl_days},
         "metrics": {"allow": list(config.metrics_allow)},
+        "federation": asdict(config.federation),
     }
     header = "# Mentornet node configuration. An empty database.url means the embedded SQLite file node.db.\n"
     config.config_path.write_text(header + tomli_w.dumps(document), encoding="utf-8")
     config.config_path.chmod(0o600)
+
+
+def _federation(section: dict[str, Any], path: Path) -> FederationSettings:
+    known = {item.name: item for item in fields(FederationSettings)}
+    unknown = set(section) - set(known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) federation.{', federation.'.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, value in section.items():
+        default = getattr(FederationSettings(), name)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        values[name] = _typed(value, type(default), f"federation.{name}", path)
+    return FederationSettings(**values)
 
 
 def _typed(value: Any, kind: type, key: str, path: Path) -> Any:

@@ -11,7 +11,13 @@
       │    └─ SchemaMismatch  the schema revision is not the one this version runs on
       ├─ NotFound             no such member (or other object)
       ├─ Conflict             the change contradicts stored state (e.g. e-mail already a member)
-      └─ BackupError          a backup file is unreadable, corrupted, or of an unknown format
+      ├─ BackupError          a backup file is unreadable, corrupted, or of an unknown format
+      ├─ InvalidInvite        an invite code is unknown, used or expired
+      ├─ Unauthorized         a client request without a valid access token
+      ├─ PeerError            a remote node failed us (never passed on as our own failure)
+      │    ├─ PeerUnreachable     no answer in time, or the connection failed
+      │    └─ PeerRefused         it answered with an error, or a response that does not verify
+      └─ RequestRejected      an inbound request is refused (carries its HTTP status and code)
 """
 
 from __future__ import annotations
@@ -57,3 +63,32 @@ class Conflict(NodeError):
 
 class BackupError(NodeError):
     code = "backup_error"
+
+
+class InvalidInvite(NodeError):
+    code = "invalid_invite"
+
+
+class Unauthorized(NodeError):
+    code = "unauthorized"
+
+
+class PeerError(NodeError):
+    code = "peer_error"
+
+
+class PeerUnreachable(PeerError):
+    code = "peer_unreachable"
+
+
+class PeerRefused(PeerError):
+    code = "peer_refused"
+
+
+class RequestRejected(NodeError):
+    """An inbound request refused with ``status`` and a stable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

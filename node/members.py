@@ -15,12 +15,13 @@ import secrets
 import uuid
 from dataclasses import asdict, dataclass
 
-from node.errors import NotFound
+from node.errors import InvalidInvite, NotFound
 from node.instance import DAY, Node
 from node.keyring import new_data_key, open_value, seal_value
 from node.storage.audit import AuditStore
 from node.storage.keys import KeyStore
 from node.storage.members import PERSONAL_FIELDS, MemberStore, StoredMember
+from node.storage.tokens import TokenStore
 from protocol.canonical import JsonValue
 from protocol.member import (
     MemberStatus,
@@ -161,6 +162,40 @@ async def invite_member(node: Node, profile: MemberProfile, role: str) -> Invita
             {"role": str(checked_role), "invite_expires_at": expires_at},
         )
     return Invitation(member_id, code, expires_at)
+
+
+@dataclass(frozen=True)
+class Registration:
+    member_id: str
+    access_token: str
+
+
+async def redeem_invite(node: Node, code: str) -> Registration:
+    """Consume a one-time invite code and issue the member's client access token (stored hashed).
+
+    Raises:
+        InvalidInvite: if the code is unknown, used or expired (which of these is not said).
+    """
+    token = secrets.token_urlsafe(32)
+    now = node.clock()
+    async with node.database.transaction() as session:
+        member_id = await MemberStore(session).redeem_invite(hash_invite_code(code), now)
+        if member_id is None:
+            raise InvalidInvite("this invite code is not valid: unknown, already used, or expired")
+        await TokenStore(session).add(hash_token(token), member_id, now)
+        await node.audit(AuditStore(session), "member.register", member_id)
+    return Registration(member_id, token)
+
+
+async def member_for_token(node: Node, token: str) -> str | None:
+    """The member an access token belongs to, or ``None``."""
+    async with node.database.transaction() as session:
+        return await TokenStore(session).member_of(hash_token(token))
+
+
+def hash_token(token: str) -> bytes:
+    """Access tokens carry 256 random bits; a SHA-256 of them is safe to store."""
+    return hashlib.sha256(b"mentornet/v1/access-token\x00" + token.encode()).digest()
 
 
 async def list_members(node: Node) -> list[Member]:

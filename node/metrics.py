@@ -20,6 +20,12 @@ class Metrics:
         self.errors = Counter(
             "mentornet_errors", "Errors returned or raised, by error code.", ["code"], registry=self.registry
         )
+        self.federation_rejected = Counter(
+            "mentornet_federation_rejected",
+            "Federation requests refused, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.db_seconds = Histogram(
             "mentornet_db_query_seconds",
             "Database statement durations, by operation.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import time
 from dataclasses import dataclass
 
 import crypto
@@ -55,6 +56,27 @@ async def load_key_set(node: Node) -> KeySet:
         current=tuple(_published(stored[index]) for index in current),
         old=tuple(_published(key) for key in stored if key.expired_at is not None),
     )
+
+
+KEY_SET_TTL_SECONDS = 10.0
+
+
+class KeySetCache:
+    """The signing keys, re-read now and then so a rotation made by the CLI is picked up while serving."""
+
+    def __init__(self, node: Node, keys: KeySet) -> None:
+        self._node = node
+        self._keys = keys
+        self._loaded_at = time.monotonic()
+
+    @classmethod
+    async def load(cls, node: Node) -> KeySetCache:
+        return cls(node, await load_key_set(node))
+
+    async def current(self) -> KeySet:
+        if time.monotonic() - self._loaded_at > KEY_SET_TTL_SECONDS:
+            self._keys, self._loaded_at = await load_key_set(self._node), time.monotonic()
+        return self._keys
 
 
 def node_document(node: Node, keys: KeySet, now: int) -> dict[str, JsonValue]:

@@ -17,6 +17,8 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from protocol.errors import InvalidField
+
 SLOT_MINUTES = 15
 SLOTS_PER_WEEK = 7 * 24 * 60 // SLOT_MINUTES
 _WEEK_MASK = (1 << SLOTS_PER_WEEK) - 1
@@ -156,3 +158,38 @@ def _reasons(
     if candidate.verified_credentials:
         reasons.append(f"{candidate.verified_credentials} credential(s) verified by the home institution")
     return tuple(reasons)
+
+
+_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+def parse_window(text: str) -> LocalWindow:
+    """Parse ``mon:18:00-20:30`` (a weekday, then local start and end; ``24:00`` ends a day).
+
+    Raises:
+        InvalidField: naming the window when it does not parse or ends before it starts.
+    """
+    try:
+        day, times = text.strip().lower().split(":", 1)
+        start, end = times.split("-", 1)
+        window = LocalWindow(_DAYS[day], _minutes(start), _minutes(end))
+    except (KeyError, ValueError) as exc:
+        raise InvalidField("window", f"{text!r} is not like mon:18:00-20:30") from exc
+    if not 0 <= window.start_minute < window.end_minute <= 1440:
+        raise InvalidField("window", f"{text!r} must end after it starts, within one day")
+    return window
+
+
+def format_window(window: LocalWindow) -> str:
+    day = next(name for name, number in _DAYS.items() if number == window.day)
+    return (
+        f"{day}:{window.start_minute // 60:02d}:{window.start_minute % 60:02d}-"
+        f"{window.end_minute // 60:02d}:{window.end_minute % 60:02d}"
+    )
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    if len(minutes) != 2 or not hours.isdigit() or not minutes.isdigit() or int(minutes) > 59:
+        raise ValueError(text)
+    return int(hours) * 60 + int(minutes)

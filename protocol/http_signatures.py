@@ -339,3 +339,16 @@ def _serialize_dictionary(members: Mapping[str, Item]) -> str:
 
 def _digest_item(digest: bytes) -> Item:
     return Item(digest)
+
+
+def signature_keyid(headers: Mapping[str, str], label: str = LABEL) -> str:
+    """The ``keyid`` a request claims, read before verification so the caller can look the key up.
+
+    Raises:
+        MalformedMessage: if the Signature-Input header is missing or has no string keyid.
+    """
+    inner = _parse_dictionary(_header(headers, "signature-input")).get(label)
+    keyid = inner.params.get("keyid") if isinstance(inner, InnerList) else None
+    if not isinstance(keyid, str):
+        raise MalformedMessage(f"no keyid in the signature labelled {label!r}")
+    return keyid

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from node.errors import Conflict
-from node.storage.tables import BlindIndexRow, InviteRow, MemberRow
+from node.storage.tables import AccessTokenRow, BlindIndexRow, InviteRow, MemberRow
 
 PERSONAL_FIELDS = ("name", "email", "profile", "interests", "languages", "timezone")
 
@@ -112,11 +112,24 @@ class MemberStore:
         """Crypto-shred: destroy the data key, blind indexes and invites; the sealed fields stay unreadable."""
         await self._session.execute(delete(BlindIndexRow).where(col(BlindIndexRow.member_id) == member_id))
         await self._session.execute(delete(InviteRow).where(col(InviteRow.member_id) == member_id))
+        await self._session.execute(delete(AccessTokenRow).where(col(AccessTokenRow.member_id) == member_id))
         await self._session.execute(
             update(MemberRow)
             .where(col(MemberRow.id) == member_id)
             .values(sealed_data_key=None, kek_version=None, status=status, removed_at=now, updated_at=now)
         )
+
+    async def redeem_invite(self, code_hash: bytes, now: int) -> str | None:
+        """Mark an unused, unexpired invite as used and its member active; return the member id."""
+        invite = await self._session.get(InviteRow, code_hash, with_for_update=True)
+        if invite is None or invite.used_at is not None or invite.expires_at <= now:
+            return None
+        invite.used_at = now
+        await self._session.execute(
+            update(MemberRow).where(col(MemberRow.id) == invite.member_id).values(status="active", updated_at=now)
+        )
+        await self._session.flush()
+        return invite.member_id
 
     async def sealed_under(self, kek_version: int, limit: int) -> list[StoredMember]:
         rows = (

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from node import app as node_app
+from node import signing_keys
 from node.app import build_app
 from node.config import NodeConfig
 from node.errors import UnlockFailed
@@ -67,7 +68,7 @@ async def test_the_node_document_verifies_with_an_independent_ed25519_implementa
 async def test_a_signing_key_rotated_by_the_cli_is_served_without_a_restart(
     node: Node, aiohttp_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(node_app, "KEY_SET_TTL_SECONDS", 0.0)
+    monkeypatch.setattr(signing_keys, "KEY_SET_TTL_SECONDS", 0.0)
     client = await aiohttp_client(_app(node.config))
     before = await (await client.get("/.well-known/mentornet")).json()
 

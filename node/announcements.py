@@ -1,0 +1,184 @@
+"""Announcements on this node: publishing our mentors' availability, and ingesting peers' ones.
+
+Ingest verifies each announcement over the raw received object against its origin's trusted
+keys, keeps only the highest ``seq`` per (origin, mentor), and answers per item, so one bad
+announcement never spoils a batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from node.errors import Conflict, NotFound
+from node.federation.peers import decoded_keys, normalize_base_url
+from node.instance import DAY, Node
+from node.signing_keys import load_key_set
+from node.storage.announcements import AnnouncementStore, StoredAnnouncement
+from node.storage.audit import AuditStore
+from node.storage.members import MemberStore
+from node.storage.peers import PeerStore
+from protocol.announcement import Announcement, build_announcement, verify_announcement
+from protocol.canonical import JsonValue
+from protocol.errors import ProtocolError
+from protocol.member import MemberStatus, Role
+
+ACCEPTED = "accepted"
+STALE = "stale"
+REJECTED = "rejected"
+IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome for one announcement of a batch."""
+
+    index: int
+    status: str
+    origin: str | None = None
+    mentor: str | None = None
+    seq: int | None = None
+    error: str | None = None
+    message: str | None = None
+
+    def as_json(self) -> dict[str, JsonValue]:
+        result: dict[str, JsonValue] = {"index": self.index, "status": self.status}
+        for name in ("origin", "mentor", "seq", "error", "message"):
+            value = getattr(self, name)
+            if value is not None:
+                result[name] = value
+        return result
+
+
+async def publish_availability(
+    node: Node, member_id: str, availability: Mapping[str, JsonValue], *, lifetime_days: int | None = None
+) -> dict[str, JsonValue]:
+    """Sign and store a new announcement for one of our mentors; peers receive it on the next push.
+
+    Raises:
+        NotFound: if there is no such member.
+        Conflict: if the member is not a mentor, or was removed.
+        InvalidField / MalformedMessage: if the availability is invalid.
+    """
+    return await _publish(node, member_id, availability, lifetime_days)
+
+
+async def withdraw_availability(node: Node, member_id: str) -> dict[str, JsonValue]:
+    """Publish a tombstone with a higher ``seq``: the mentor disappears from every node's search."""
+    return await _publish(node, member_id, None, None)
+
+
+async def _publish(
+    node: Node, member_id: str, availability: Mapping[str, JsonValue] | None, lifetime_days: int | None
+) -> dict[str, JsonValue]:
+    origin = normalize_base_url(node.config.base_url)
+    signer = (await load_key_set(node)).signer
+    days = lifetime_days or node.config.federation.announcement_lifetime_days
+    async with node.database.transaction() as session:
+        member = await MemberStore(session).get(member_id)
+        if member is None:
+            raise NotFound(f"no member with id {member_id}")
+        if availability is not None and member.status == MemberStatus.REMOVED:
+            raise Conflict(f"member {member_id} was removed")
+        if availability is not None and member.role not in (Role.MENTOR, Role.BOTH):
+            raise Conflict(f"member {member_id} is a {member.role}, not a mentor")
+        store = AnnouncementStore(session)
+        previous = await store.get(origin, member_id)
+        if availability is None and (previous is None or previous.withdrawn):
+            raise NotFound(f"member {member_id} has no published availability to withdraw")
+        raw = build_announcement(
+            origin=origin,
+            mentor=member_id,
+            seq=(previous.seq if previous else 0) + 1,
+            issued_at=node.clock(),
+            lifetime=days * DAY,
+            availability=availability,
+            signer=signer,
+        )
+        announcement = Announcement.model_validate({k: v for k, v in raw.items() if k != "signature"})
+        await store.upsert([_stored(announcement, raw)], node.clock())
+        action = "member.withdraw" if availability is None else "member.announce"
+        await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq})
+    return raw
+
+
+async def ingest(node: Node, items: Sequence[object]) -> list[ItemResult]:
+    """Verify and store announcements received from a peer (pushed or pulled).
+
+    An announcement is accepted only when its origin is a peer whose trusted key made the
+    signature, whichever node relayed it. Our own announcements coming back are ignored.
+    """
+    own = normalize_base_url(node.config.base_url)
+    now = node.clock()
+    async with node.database.transaction() as session:
+        peers = {peer.base_url: peer for peer in await PeerStore(session).all()}
+    results: list[ItemResult] = []
+    verified: dict[tuple[str, str], tuple[int, Announcement, Mapping[str, object]]] = {}
+    for index, raw in enumerate(items):
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("origin"), str):
+            results.append(ItemResult(index, REJECTED, error="malformed", message="not an announcement object"))
+            continue
+        origin = str(raw["origin"])
+        if origin == own:
+            results.append(ItemResult(index, IGNORED, origin=origin, message="our own announcement"))
+            continue
+        peer = peers.get(origin)
+        if peer is None or peer.state != "active":
+            results.append(
+                ItemResult(
+                    index,
+                    REJECTED,
+                    origin=origin,
+                    error="unknown_origin",
+                    message="the origin is not a peer with trusted keys",
+                )
+            )
+            continue
+        try:
+            announcement = verify_announcement(raw, decoded_keys(peer), now=now)
+        except ProtocolError as exc:
+            results.append(ItemResult(index, REJECTED, origin=origin, error=str(exc.code), message=str(exc)))
+            continue
+        key = (announcement.origin, announcement.mentor)
+        earlier = verified.get(key)
+        if earlier is not None and earlier[1].seq >= announcement.seq:
+            results.append(ItemResult(index, STALE, origin=origin, mentor=announcement.mentor, seq=announcement.seq))
+            continue
+        if earlier is not None:
+            results.append(ItemResult(earlier[0], STALE, origin=origin, mentor=announcement.mentor, seq=earlier[1].seq))
+        verified[key] = (index, announcement, raw)
+    async with node.database.transaction() as session:
+        store = AnnouncementStore(session)
+        stored_seqs = await store.seqs(list(verified))
+        fresh = []
+        for key, (index, announcement, raw) in verified.items():
+            if stored_seqs.get(key, 0) >= announcement.seq:
+                results.append(
+                    ItemResult(
+                        index,
+                        STALE,
+                        origin=key[0],
+                        mentor=key[1],
+                        seq=announcement.seq,
+                        message=f"stored seq is {stored_seqs[key]}",
+                    )
+                )
+                continue
+            fresh.append(_stored(announcement, raw))
+            results.append(ItemResult(index, ACCEPTED, origin=key[0], mentor=key[1], seq=announcement.seq))
+        await store.upsert(fresh, now)
+    return sorted(results, key=lambda result: result.index)
+
+
+def _stored(announcement: Announcement, raw: Mapping[str, object]) -> StoredAnnouncement:
+    return StoredAnnouncement(
+        origin=announcement.origin,
+        mentor=announcement.mentor,
+        seq=announcement.seq,
+        issued_at=announcement.issued_at,
+        expires_at=announcement.expires_at,
+        withdrawn=announcement.withdrawn,
+        raw=json.dumps(raw, separators=(",", ":")),
+        feed_seq=0,
+    )

@@ -1,0 +1,185 @@
+"""Discovery on this node: an in-memory index of verified, unexpired announcements.
+
+The index follows the announcement feed (our own and every peer's, already verified on
+ingest), so a search reads memory only: it sends nothing to any other node and, apart from
+catching up with the feed, reads nothing from the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from node.federation.peers import normalize_base_url
+from node.instance import Node
+from node.storage.announcements import AnnouncementStore
+from node.storage.peers import PeerStore
+from protocol.announcement import Announcement, Availability
+from protocol.discovery import (
+    Candidate,
+    LocalWindow,
+    Match,
+    MentorQuery,
+    format_window,
+    normalize_term,
+    rank,
+    week_start,
+    weekly_slots,
+)
+
+FEED_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Listing:
+    announcement: Announcement
+    candidate: Candidate
+
+    @property
+    def availability(self) -> Availability:
+        assert self.announcement.availability is not None
+        return self.announcement.availability
+
+
+class MentorIndex:
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._cursor = 0
+        self._week = week_start(node.clock())
+        self._listings: dict[tuple[str, str], Listing] = {}
+        self._by_topic: dict[str, set[tuple[str, str]]] = {}
+        self._by_language: dict[str, set[tuple[str, str]]] = {}
+        self._institutions: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._listings)
+
+    async def refresh(self) -> None:
+        """Catch up with the announcement feed (and rebuild slots when a new week starts)."""
+        now = self._node.clock()
+        if week_start(now) != self._week:
+            self._week = week_start(now)
+            for key, listing in list(self._listings.items()):
+                self._add(key, listing.announcement, now)
+        async with self._node.database.transaction() as session:
+            store = AnnouncementStore(session)
+            while True:
+                page = await store.feed(self._cursor, FEED_PAGE)
+                for item in page:
+                    self._apply(json.loads(item.raw), now)
+                if page:
+                    self._cursor = page[-1].feed_seq
+                if len(page) < FEED_PAGE:
+                    break
+            self._institutions = {peer.base_url: peer.name for peer in await PeerStore(session).all()}
+        self._institutions[normalize_base_url(self._node.config.base_url)] = self._node.config.name
+
+    async def search(self, query: MentorQuery) -> list[tuple[Match, Listing]]:
+        """Rank the live listings for ``query``; best first."""
+        await self.refresh()
+        now = self._node.clock()
+        keys: Iterable[tuple[str, str]] = self._listings.keys()
+        if query.topics:
+            keys = set().union(*(self._by_topic.get(topic, set()) for topic in query.topics))
+        if query.languages:
+            languages = set().union(*(self._by_language.get(language, set()) for language in query.languages))
+            keys = languages if not query.topics else set(keys) & languages
+        live = [self._listings[key] for key in keys if self._listings[key].announcement.expires_at > now]
+        by_candidate = {id(listing.candidate): listing for listing in live}
+        return [
+            (found, by_candidate[id(found.candidate)]) for found in rank((listing.candidate for listing in live), query)
+        ]
+
+    def institution(self, origin: str) -> str:
+        return self._institutions.get(origin, origin)
+
+    def _apply(self, raw: dict[str, object], now: int) -> None:
+        announcement = Announcement.model_validate({k: v for k, v in raw.items() if k != "signature"})
+        key = (announcement.origin, announcement.mentor)
+        self._remove(key)
+        if not announcement.withdrawn and announcement.expires_at > now:
+            self._add(key, announcement, now)
+
+    def _add(self, key: tuple[str, str], announcement: Announcement, now: int) -> None:
+        self._remove(key)
+        availability = announcement.availability
+        assert availability is not None
+        windows = [LocalWindow(w.day, w.start_minute, w.end_minute) for w in availability.windows]
+        candidate = Candidate(
+            origin=announcement.origin,
+            mentor=announcement.mentor,
+            topics=frozenset(normalize_term(t) for t in availability.topics),
+            languages=frozenset(normalize_term(language) for language in availability.languages),
+            slots=weekly_slots(windows, availability.timezone, now=now),
+            capacity=availability.capacity,
+            verified_credentials=sum(1 for c in availability.credentials if c.verified),
+        )
+        self._listings[key] = Listing(announcement, candidate)
+        for topic in candidate.topics:
+            self._by_topic.setdefault(topic, set()).add(key)
+        for language in candidate.languages:
+            self._by_language.setdefault(language, set()).add(key)
+
+    def _remove(self, key: tuple[str, str]) -> None:
+        listing = self._listings.pop(key, None)
+        if listing is None:
+            return
+        for topic in listing.candidate.topics:
+            self._by_topic.get(topic, set()).discard(key)
+        for language in listing.candidate.languages:
+            self._by_language.get(language, set()).discard(key)
+
+
+def make_query(
+    *,
+    topics: Iterable[str] = (),
+    languages: Iterable[str] = (),
+    timezone: str | None = None,
+    windows: Iterable[LocalWindow] = (),
+    institution: str | None = None,
+    open_only: bool = True,
+    limit: int = 20,
+    now: int,
+) -> MentorQuery:
+    """A query from a mentee's terms; ``windows`` are local to ``timezone`` (required with windows)."""
+    window_list = list(windows)
+    slots = weekly_slots(window_list, timezone or "UTC", now=now) if window_list else None
+    return MentorQuery(
+        topics=frozenset(normalize_term(t) for t in topics if t.strip()),
+        languages=frozenset(normalize_term(language) for language in languages if language.strip()),
+        slots=slots,
+        institution=normalize_base_url(institution) if institution else None,
+        open_only=open_only,
+        limit=max(1, min(limit, 200)),
+    )
+
+
+def result_json(found: Match, listing: Listing, institution: str) -> dict[str, Any]:
+    """One search result, with why it matched."""
+    availability = listing.availability
+    announcement = listing.announcement
+    return {
+        "origin": announcement.origin,
+        "institution": institution,
+        "mentor": announcement.mentor,
+        "display_name": availability.display_name,
+        "bio": availability.bio,
+        "topics": list(availability.topics),
+        "languages": list(availability.languages),
+        "timezone": availability.timezone,
+        "windows": [format_window(LocalWindow(w.day, w.start_minute, w.end_minute)) for w in availability.windows],
+        "capacity": availability.capacity,
+        "credentials": [{"title": c.title, "verified": c.verified} for c in availability.credentials],
+        "expires_at": announcement.expires_at,
+        "score": found.score,
+        "why": {
+            "shared_topics": list(found.shared_topics),
+            "common_languages": list(found.common_languages),
+            "overlap_hours_per_week": found.overlap_minutes / 60,
+            "open_places": availability.capacity,
+            "verified_credentials": found.candidate.verified_credentials,
+            "reasons": list(found.reasons),
+        },
+    }

@@ -1,0 +1,186 @@
+"""Distribution of announcements: push our changes to each peer, pull each peer's feed.
+
+One loop per peer, so a dead or slow peer never delays the others; within a loop one batch is
+in flight at a time. Progress is kept in the database (``push_cursor`` and ``feed_cursor`` per
+peer), so nothing is lost on a crash or restart: the pusher resends from its cursor (receivers
+ignore what they already have) and the puller resumes from its cursor, also at start-up.
+Failures back off exponentially with jitter, capped; a request from the peer resets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from node.announcements import ingest
+from node.errors import PeerError
+from node.federation.client import FederationClient
+from node.federation.inbound import FederationContext
+from node.federation.peers import ACTIVE
+from node.storage.announcements import AnnouncementStore
+from node.storage.peers import PeerStore, StoredPeer
+from node.storage.replay import NonceStore
+
+log = logging.getLogger("mentornet.federation")
+
+FEED_PATH = "/federation/v1/announcements"
+SUPERVISE_SECONDS = 1.0
+PURGE_SECONDS = 60.0
+_JITTER = secrets.SystemRandom()
+
+
+def backoff_seconds(failures: int, *, initial: float, cap: float, jitter: float) -> float:
+    """Exponential backoff: ``initial * 2**(failures-1)``, capped, scaled by ``jitter`` in [0.5, 1]."""
+    return float(min(cap, initial * 2 ** min(failures - 1, 30)) * jitter)
+
+
+class Synchronizer:
+    def __init__(self, context: FederationContext, client: FederationClient) -> None:
+        self._context = context
+        self._client = client
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+
+    def notify_changed(self) -> None:
+        """Our own announcements changed: push now rather than at the next tick."""
+        for event in self._wake.values():
+            event.set()
+
+    async def run(self) -> None:
+        """Keep one loop per peer running, and purge expired state, until cancelled."""
+        last_purge = -1e9
+        try:
+            while True:
+                peers = await self._context.directory.peers()
+                for base_url in peers.keys() - self._tasks.keys():
+                    self._wake[base_url] = asyncio.Event()
+                    self._tasks[base_url] = asyncio.create_task(self._peer_loop(base_url), name=f"sync {base_url}")
+                for base_url in self._tasks.keys() - peers.keys():
+                    self._tasks.pop(base_url).cancel()
+                    self._wake.pop(base_url, None)
+                if time.monotonic() - last_purge > PURGE_SECONDS:
+                    await self._purge()
+                    last_purge = time.monotonic()
+                await asyncio.sleep(SUPERVISE_SECONDS)
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def _peer_loop(self, base_url: str) -> None:
+        settings = self._context.settings
+        next_pull = 0.0
+        while True:
+            peer = (await self._context.directory.peers()).get(base_url)
+            if peer is None:
+                return
+            if peer.state == ACTIVE and (peer.retry_at is None or peer.retry_at <= self._context.node.clock()):
+                try:
+                    await self._push(peer)
+                    if time.monotonic() >= next_pull:
+                        await self._pull(peer)
+                        next_pull = time.monotonic() + settings.pull_interval_seconds
+                    if peer.failures:
+                        await self._record(peer, failures=0, retry_at=None, last_error=None)
+                except PeerError as exc:
+                    await self._failed(peer, exc)
+                except Exception:  # a bug must not end the loop for this peer for good
+                    log.exception("sync with peer failed unexpectedly", extra={"peer": base_url})
+            wake = self._wake.get(base_url)
+            if wake is None:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=settings.push_interval_seconds)
+            wake.clear()
+
+    async def _push(self, peer: StoredPeer) -> None:
+        cursor = peer.push_cursor
+        limit = self._context.settings.max_batch
+        while True:
+            async with self._context.node.database.transaction() as session:
+                page = await AnnouncementStore(session).feed(cursor, limit)
+            if not page:
+                return
+            ours = [json.loads(item.raw) for item in page if item.origin == self._client.origin]
+            if ours:
+                answer = await self._client.post(
+                    peer, FEED_PATH, {"announcements": ours}, await self._context.keys.current()
+                )
+                refused = [r for r in _results(answer) if r.get("status") == "rejected"]
+                if refused:
+                    log.warning("peer refused announcements", extra={"peer": peer.base_url, "refused": refused[:5]})
+            cursor = page[-1].feed_seq
+            await self._record(peer, push_cursor=cursor)
+            if len(page) < limit:
+                return
+
+    async def _pull(self, peer: StoredPeer) -> None:
+        cursor = peer.feed_cursor
+        limit = self._context.settings.max_batch
+        while True:
+            answer = await self._client.get(
+                peer, f"{FEED_PATH}?since={cursor}&limit={limit}", await self._context.keys.current()
+            )
+            if not (
+                isinstance(answer, dict)
+                and isinstance(answer.get("announcements"), list)
+                and isinstance(answer.get("next"), int)
+                and isinstance(answer.get("more"), bool)
+            ):
+                raise PeerError(f"{peer.base_url}: the feed answered in an unknown shape")
+            results = await ingest(self._context.node, answer["announcements"])
+            accepted = sum(1 for result in results if result.status == "accepted")
+            if accepted:
+                log.info("announcements pulled", extra={"peer": peer.base_url, "accepted": accepted})
+            cursor = max(cursor, answer["next"])
+            await self._record(peer, feed_cursor=cursor)
+            if not answer["more"]:
+                return
+
+    async def _failed(self, peer: StoredPeer, error: PeerError) -> None:
+        settings = self._context.settings
+        failures = peer.failures + 1
+        delay = backoff_seconds(
+            failures,
+            initial=settings.backoff_initial_seconds,
+            cap=settings.backoff_max_seconds,
+            jitter=_JITTER.uniform(0.5, 1.0),
+        )
+        log.warning(
+            "peer sync failed",
+            extra={
+                "peer": peer.base_url,
+                "failures": failures,
+                "retry_in_seconds": round(delay, 1),
+                "error": str(error),
+            },
+        )
+        await self._record(
+            peer,
+            failures=failures,
+            retry_at=self._context.node.clock() + max(1, int(delay)),
+            last_error=str(error)[:500],
+        )
+
+    async def _record(self, peer: StoredPeer, **changes: Any) -> None:
+        async with self._context.node.database.transaction() as session:
+            await PeerStore(session).update(peer.base_url, **changes)
+        self._context.directory.invalidate()
+
+    async def _purge(self) -> None:
+        now = self._context.node.clock()
+        async with self._context.node.database.transaction() as session:
+            expired = await AnnouncementStore(session).purge_expired(now)
+            await NonceStore(session).forget_expired(now)
+        if expired:
+            log.info("expired announcements dropped", extra={"count": expired})
+
+
+def _results(answer: Any) -> list[dict[str, Any]]:
+    results = answer.get("results") if isinstance(answer, dict) else None
+    return [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
