@@ -19,9 +19,13 @@ from click.core import ParameterSource
 
 from cli.output import emit, fail, progress_printer
 from crypto import CryptoError
+from node.announcements import publish_availability, withdraw_availability
 from node.backup import create_backup, restore_backup
 from node.config import DEFAULT_PORT, KEY_FILE, NodeConfig, UnlockMethod, load_config
+from node.discovery import MentorIndex, make_query, result_json
 from node.errors import NodeError, NodeNotInitialised
+from node.federation.peers import add_peer, block_host, list_peers, remove_peer, repin_peer, unblock_host
+from node.federation.transport import AiohttpTransport
 from node.instance import Node, NodeStatus, describe, init_node, open_node, read_secret_for
 from node.kek_rotation import rotate_kek
 from node.keyring import UnlockSecret
@@ -37,7 +41,10 @@ from node.members import (
 from node.server import serve as run_server
 from node.signing_keys import rotate_signing_key
 from node.storage.database import Database
+from protocol.canonical import JsonValue
+from protocol.discovery import parse_window
 from protocol.errors import ProtocolError
+from protocol.member import validate_timezone
 
 T = TypeVar("T")
 DEFAULT_DATA_DIR = "./mentornet-data"
@@ -486,6 +493,262 @@ def audit_verify(data_dir: Path, passphrase_file: Path | None, as_json: bool) ->
     """Check that no audit entry was edited, removed or reordered."""
     count = _with_node(data_dir, passphrase_file, lambda node: node.verify_audit_log())
     emit(as_json, {"ok": True, "entries": count}, lambda: click.echo(f"Audit log intact: {count} entries verified."))
+
+
+@member.command("announce")
+@click.argument("member_id")
+@_data_dir_option
+@click.option("--topic", "topics", multiple=True, required=True, help="A topic the mentor offers; repeat.")
+@click.option("--language", "languages", multiple=True, required=True, help="BCP 47 tag; repeat.")
+@click.option("--timezone", required=True, help="The mentor's IANA time zone, e.g. Europe/Berlin.")
+@click.option("--window", "windows", multiple=True, help="Weekly local window like mon:18:00-20:00; repeat.")
+@click.option("--capacity", type=click.IntRange(0, 1000), required=True, help="Open places.")
+@click.option("--display-name", default="", help="The name to publish (default: none).")
+@click.option("--bio", default="", help="A short bio to publish.")
+@click.option("--credential", "credentials", multiple=True, help="A self-declared qualification; repeat.")
+@click.option(
+    "--verified-credential", "verified", multiple=True, help="A qualification the institution has checked; repeat."
+)
+@click.option("--lifetime-days", type=click.IntRange(1, 30), help="Days until it expires (default 14).")
+@_passphrase_option
+@_json_option
+@_guarded
+def member_announce(
+    member_id: str,
+    data_dir: Path,
+    topics: tuple[str, ...],
+    languages: tuple[str, ...],
+    timezone: str,
+    windows: tuple[str, ...],
+    capacity: int,
+    display_name: str,
+    bio: str,
+    credentials: tuple[str, ...],
+    verified: tuple[str, ...],
+    lifetime_days: int | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Publish a mentor's availability to the federation, on the mentor's behalf."""
+    parsed = [parse_window(text) for text in windows]
+    availability: dict[str, JsonValue] = {
+        "display_name": display_name,
+        "bio": bio,
+        "topics": list(topics),
+        "languages": list(languages),
+        "timezone": timezone,
+        "capacity": capacity,
+        "windows": [{"day": w.day, "start_minute": w.start_minute, "end_minute": w.end_minute} for w in parsed],
+        "credentials": [{"title": t, "verified": False} for t in credentials]
+        + [{"title": t, "verified": True} for t in verified],
+    }
+    raw = _with_node(
+        data_dir,
+        passphrase_file,
+        lambda node: publish_availability(node, member_id, availability, lifetime_days=lifetime_days),
+    )
+    emit(
+        as_json,
+        raw,
+        lambda: click.echo(
+            f"Announced member {member_id} (seq {raw['seq']}, expires {_time(int(str(raw['expires_at'])))}); "
+            "a running node pushes it to its peers within seconds."
+        ),
+    )
+
+
+@member.command("withdraw")
+@click.argument("member_id")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def member_withdraw(member_id: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Withdraw a mentor's availability everywhere (a tombstone with a higher seq)."""
+    raw = _with_node(data_dir, passphrase_file, lambda node: withdraw_availability(node, member_id))
+    emit(as_json, raw, lambda: click.echo(f"Withdrew member {member_id}'s availability (seq {raw['seq']})."))
+
+
+@cli.command()
+@_data_dir_option
+@click.option("--topic", "topics", multiple=True, help="Wanted topic; repeat (any matches).")
+@click.option("--language", "languages", multiple=True, help="Wanted language; repeat (any matches).")
+@click.option("--timezone", help="The mentee's IANA time zone (needed with --window).")
+@click.option("--window", "windows", multiple=True, help="The mentee's weekly window like mon:18:00-20:00.")
+@click.option("--institution", help="Only mentors of this node (base URL).")
+@click.option("--include-full", is_flag=True, help="Also mentors without open places.")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@_passphrase_option
+@_json_option
+@_guarded
+def discover(
+    data_dir: Path,
+    topics: tuple[str, ...],
+    languages: tuple[str, ...],
+    timezone: str | None,
+    windows: tuple[str, ...],
+    institution: str | None,
+    include_full: bool,
+    limit: int,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Search mentors across the federation in this node's own index (nothing is sent anywhere)."""
+    parsed = [parse_window(text) for text in windows]
+    if parsed and not timezone:
+        raise NodeError("--window needs --timezone (the time zone the windows are in)")
+
+    async def search(node: Node) -> list[dict[str, Any]]:
+        index = MentorIndex(node)
+        query = make_query(
+            topics=topics,
+            languages=languages,
+            timezone=validate_timezone(timezone) if timezone else None,
+            windows=parsed,
+            institution=institution,
+            open_only=not include_full,
+            limit=limit,
+            now=node.clock(),
+        )
+        found = await index.search(query)
+        return [result_json(m, listing, index.institution(listing.announcement.origin)) for m, listing in found]
+
+    results = _with_node(data_dir, passphrase_file, search)
+
+    def human() -> None:
+        if not results:
+            click.echo("No mentor matches. Try fewer filters, or check 'mentornet peer list'.")
+        for rank_number, item in enumerate(results, 1):
+            name = item["display_name"] or item["mentor"]
+            click.echo(f"{rank_number:>2}. {name}  ({item['institution']})  score {item['score']}")
+            for reason in item["why"]["reasons"]:
+                click.echo(f"      - {reason}")
+
+    emit(as_json, results, human)
+
+
+@cli.group()
+def peer() -> None:
+    """Peer with other institutions' nodes: add, list, re-pin, remove, block."""
+
+
+def _with_transport(
+    data_dir: Path, passphrase_file: Path | None, action: Callable[[Node, AiohttpTransport], Awaitable[T]]
+) -> T:
+    config = load_config(data_dir)
+    transport = AiohttpTransport(
+        connect_timeout=config.federation.connect_timeout_seconds, total_timeout=config.federation.total_timeout_seconds
+    )
+
+    async def run(node: Node) -> T:
+        try:
+            return await action(node, transport)
+        finally:
+            await transport.close()
+
+    return _with_node(data_dir, passphrase_file, run)
+
+
+@peer.command("add")
+@click.argument("url")
+@click.option("--fingerprint", required=True, help="The peer's key fingerprint, exchanged out of band.")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def peer_add(url: str, fingerprint: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Fetch a node's signed document, check its fingerprint, and pin it as a peer."""
+    added = _with_transport(
+        data_dir, passphrase_file, lambda node, transport: add_peer(node, transport, url, fingerprint)
+    )
+    emit(
+        as_json,
+        {"base_url": added.base_url, "name": added.name, "fingerprint": added.pinned_fingerprint},
+        lambda: click.echo(f"Peered with {added.name} at {added.base_url} ({added.pinned_fingerprint})."),
+    )
+
+
+@peer.command("repin")
+@click.argument("url")
+@click.option("--fingerprint", required=True, help="The peer's new key fingerprint, exchanged out of band.")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def peer_repin(url: str, fingerprint: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Pin a peer's new key (when 'peer list' shows it as needs-repin)."""
+    updated = _with_transport(
+        data_dir, passphrase_file, lambda node, transport: repin_peer(node, transport, url, fingerprint)
+    )
+    emit(
+        as_json,
+        {"base_url": updated.base_url, "fingerprint": updated.pinned_fingerprint},
+        lambda: click.echo(f"Re-pinned {updated.base_url} to {updated.pinned_fingerprint}."),
+    )
+
+
+@peer.command("list")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def peer_list(data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Peers with their state, last contact, backlog and clock offset; blocked hosts."""
+    statuses, blocked = _with_node(data_dir, passphrase_file, list_peers)
+
+    def human() -> None:
+        if not statuses:
+            click.echo("No peers yet. Add one with 'mentornet peer add URL --fingerprint FP'.")
+        for status in statuses:
+            peer_row = status.peer
+            contact = _time(peer_row.last_contact_at) if peer_row.last_contact_at else "never"
+            offset = f"{peer_row.clock_offset:+d} s" if peer_row.clock_offset is not None else "unknown"
+            click.echo(
+                f"{peer_row.base_url}  {peer_row.name}  [{peer_row.state}]  last contact {contact}  "
+                f"backlog {status.backlog}  clock offset {offset}"
+            )
+            if peer_row.last_error:
+                click.echo(f"    last error: {peer_row.last_error}")
+        if blocked:
+            click.echo("Blocked hosts: " + ", ".join(sorted(blocked)))
+
+    emit(as_json, {"peers": [status.as_json() for status in statuses], "blocked": sorted(blocked)}, human)
+
+
+@peer.command("remove")
+@click.argument("url")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def peer_remove(url: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Stop federating with a peer."""
+    _with_node(data_dir, passphrase_file, lambda node: remove_peer(node, url))
+    emit(as_json, {"removed": url}, lambda: click.echo(f"Removed peer {url}."))
+
+
+@peer.command("block")
+@click.argument("host")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def peer_block(host: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Block a host: its requests get 403 on everything."""
+    blocked = _with_node(data_dir, passphrase_file, lambda node: block_host(node, host))
+    emit(as_json, {"blocked": blocked}, lambda: click.echo(f"Blocked {blocked}."))
+
+
+@peer.command("unblock")
+@click.argument("host")
+@_data_dir_option
+@_passphrase_option
+@_json_option
+@_guarded
+def peer_unblock(host: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Lift a block."""
+    _with_node(data_dir, passphrase_file, lambda node: unblock_host(node, host))
+    emit(as_json, {"unblocked": host}, lambda: click.echo(f"Unblocked {host}."))
 
 
 @audit.command("list")
