@@ -9,10 +9,11 @@ clock-skew window; the nonce unseen. Each refusal has a code, a status and a cou
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ log = logging.getLogger("mentornet.federation")
 
 JSON = "application/json"
 KEY_REFRESH_INTERVAL_SECONDS = 60.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class RateLimiter:
@@ -106,8 +108,26 @@ FEDERATION = web.AppKey("federation", FederationContext)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/federation/v1/announcements", _receive_announcements)
-    app.router.add_get("/federation/v1/announcements", _announcement_feed)
+    app.router.add_post("/federation/v1/announcements", _counted(_receive_announcements))
+    app.router.add_get("/federation/v1/announcements", _counted(_announcement_feed))
+
+
+def _counted(handler: Handler) -> Handler:
+    """Count and log every refusal of a federation request by its code (the error middleware answers)."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (RequestRejected, ProtocolError) as exc:
+            request.app[FEDERATION].rejected.labels(reason=str(exc.code)).inc()
+            log.info("federation request refused", extra={"reason": str(exc.code), "route": request.path})
+            raise
+        except web.HTTPRequestEntityTooLarge:
+            request.app[FEDERATION].rejected.labels(reason="too_large").inc()
+            raise
+
+    return wrapper
 
 
 async def authenticate(request: web.Request) -> tuple[StoredPeer, bytes]:
@@ -117,15 +137,6 @@ async def authenticate(request: web.Request) -> tuple[StoredPeer, bytes]:
         RequestRejected, ProtocolError: with the code of the first check that failed.
     """
     context = request.app[FEDERATION]
-    try:
-        return await _authenticate(context, request)
-    except (RequestRejected, ProtocolError) as exc:
-        context.rejected.labels(reason=str(exc.code)).inc()
-        log.info("federation request refused", extra={"reason": str(exc.code), "route": request.path})
-        raise
-
-
-async def _authenticate(context: FederationContext, request: web.Request) -> tuple[StoredPeer, bytes]:
     body = await request.read()
     headers = {name.lower(): value for name, value in request.headers.items()}
     keyid = signature_keyid(headers)
