@@ -8,9 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from node import signing_keys
 from node.announcements import publish_availability, withdraw_availability
-from node.federation.peers import list_peers
+from node.app import TRANSPORT
+from node.federation.inbound import FEDERATION
+from node.federation.peers import list_peers, repin_peer
+from node.signing_keys import rotate_signing_key
+from node.storage.tables import NodeSigningKey
 from tests.node.federation.cluster import FAST, Clock, RunningNode, eventually, peer_all, start_cluster, with_settings
 
 AVAILABILITY: dict[str, Any] = {
@@ -180,3 +187,47 @@ async def _quiet(node: RunningNode) -> bool:
     before = len(node.transport.sent)
     await asyncio.sleep(0.3)
     return len(node.transport.sent) == before
+
+
+async def test_a_peer_that_rotates_its_key_stays_trusted_through_the_endorsement_chain(
+    cluster: list[RunningNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signing_keys, "KEY_SET_TTL_SECONDS", 0.0)
+    a, _, c = cluster
+    mentor = await c.invite("Carla", "carla@c.example", "mentor")
+    token = await a.mentee_token()
+
+    new_key_id, _ = await rotate_signing_key(c.node)
+    await _publish(c, mentor)
+
+    await eventually(lambda: _has(a, token, mentor), what="A accepting C's push signed by the new key")
+    statuses, _ = await list_peers(a.node)
+    (c_at_a,) = [s.peer for s in statuses if s.peer.base_url == c.url]
+    assert c_at_a.state == "active" and new_key_id in c_at_a.keys
+
+
+async def test_a_peer_whose_new_key_is_not_endorsed_must_be_pinned_again(
+    cluster: list[RunningNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signing_keys, "KEY_SET_TTL_SECONDS", 0.0)
+    a, _, c = cluster
+    mentor = await c.invite("Carla", "carla@c.example", "mentor")
+    new_key_id, _ = await rotate_signing_key(c.node)
+    async with c.node.database.transaction() as session:  # as if C had lost its old key: no endorsement
+        await session.execute(
+            update(NodeSigningKey)
+            .where(col(NodeSigningKey.key_id) == new_key_id)
+            .values(endorsed_by=None, endorsement=None)
+        )
+
+    await _publish(c, mentor)
+
+    async def needs_repin() -> bool:
+        statuses, _ = await list_peers(a.node)
+        return any(s.peer.base_url == c.url and s.peer.state == "needs-repin" for s in statuses)
+
+    await eventually(needs_repin, what="A marking C as needs-repin")
+    await repin_peer(a.node, a.app[TRANSPORT], c.url, await c.fingerprint())
+    a.app[FEDERATION].directory.invalidate()
+    token = await a.mentee_token()
+    await eventually(lambda: _has(a, token, mentor), what="A accepting C after the operator re-pinned it")
