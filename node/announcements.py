@@ -7,6 +7,7 @@ announcement never spoils a batch.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from node.signing_keys import load_key_set
 from node.storage.announcements import AnnouncementStore, StoredAnnouncement
 from node.storage.audit import AuditStore
 from node.storage.members import MemberStore
-from node.storage.peers import PeerStore
+from node.storage.peers import PeerStore, StoredPeer
 from protocol.announcement import Announcement, build_announcement, verify_announcement
 from protocol.canonical import JsonValue
 from protocol.errors import ProtocolError
@@ -28,6 +29,7 @@ ACCEPTED = "accepted"
 STALE = "stale"
 REJECTED = "rejected"
 IGNORED = "ignored"
+VERIFY_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -103,50 +105,39 @@ async def _publish(
     return raw
 
 
-async def ingest(node: Node, items: Sequence[object]) -> list[ItemResult]:
+async def ingest(
+    node: Node, items: Sequence[object], peers: Mapping[str, StoredPeer] | None = None
+) -> list[ItemResult]:
     """Verify and store announcements received from a peer (pushed or pulled).
 
     An announcement is accepted only when its origin is a peer whose trusted key made the
     signature, whichever node relayed it. Our own announcements coming back are ignored.
+    ``peers`` (by base URL) saves a database read when the caller has them at hand.
     """
     own = normalize_base_url(node.config.base_url)
     now = node.clock()
-    async with node.database.transaction() as session:
-        peers = {peer.base_url: peer for peer in await PeerStore(session).all()}
+    if peers is None:
+        async with node.database.transaction() as session:
+            peers = {peer.base_url: peer for peer in await PeerStore(session).all()}
+    keys = {origin: decoded_keys(peer) for origin, peer in peers.items() if peer.state == "active"}
+    # Signature checks release the GIL: two threads keep both cores busy, and the event loop free.
+    halves = [list(enumerate(items))[half::VERIFY_THREADS] for half in range(VERIFY_THREADS)]
+    loop = asyncio.get_running_loop()
+    checked = await asyncio.gather(*(loop.run_in_executor(None, _check_all, part, own, keys, now) for part in halves))
     results: list[ItemResult] = []
     verified: dict[tuple[str, str], tuple[int, Announcement, Mapping[str, object]]] = {}
-    for index, raw in enumerate(items):
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("origin"), str):
-            results.append(ItemResult(index, REJECTED, error="malformed", message="not an announcement object"))
+    for index, outcome in sorted((item for part in checked for item in part), key=lambda item: item[0]):
+        if isinstance(outcome, ItemResult):
+            results.append(outcome)
             continue
-        origin = str(raw["origin"])
-        if origin == own:
-            results.append(ItemResult(index, IGNORED, origin=origin, message="our own announcement"))
-            continue
-        peer = peers.get(origin)
-        if peer is None or peer.state != "active":
-            results.append(
-                ItemResult(
-                    index,
-                    REJECTED,
-                    origin=origin,
-                    error="unknown_origin",
-                    message="the origin is not a peer with trusted keys",
-                )
-            )
-            continue
-        try:
-            announcement = verify_announcement(raw, decoded_keys(peer), now=now)
-        except ProtocolError as exc:
-            results.append(ItemResult(index, REJECTED, origin=origin, error=str(exc.code), message=str(exc)))
-            continue
+        announcement, raw = outcome
         key = (announcement.origin, announcement.mentor)
         earlier = verified.get(key)
         if earlier is not None and earlier[1].seq >= announcement.seq:
-            results.append(ItemResult(index, STALE, origin=origin, mentor=announcement.mentor, seq=announcement.seq))
+            results.append(ItemResult(index, STALE, origin=key[0], mentor=key[1], seq=announcement.seq))
             continue
         if earlier is not None:
-            results.append(ItemResult(earlier[0], STALE, origin=origin, mentor=announcement.mentor, seq=earlier[1].seq))
+            results.append(ItemResult(earlier[0], STALE, origin=key[0], mentor=key[1], seq=earlier[1].seq))
         verified[key] = (index, announcement, raw)
     async with node.database.transaction() as session:
         store = AnnouncementStore(session)
@@ -169,6 +160,32 @@ async def ingest(node: Node, items: Sequence[object]) -> list[ItemResult]:
             results.append(ItemResult(index, ACCEPTED, origin=key[0], mentor=key[1], seq=announcement.seq))
         await store.upsert(fresh, now)
     return sorted(results, key=lambda result: result.index)
+
+
+def _check_all(
+    items: list[tuple[int, object]], own: str, keys: Mapping[str, Mapping[str, bytes]], now: int
+) -> list[tuple[int, ItemResult | tuple[Announcement, Mapping[str, object]]]]:
+    return [(index, _check(index, raw, own, keys, now)) for index, raw in items]
+
+
+def _check(
+    index: int, raw: object, own: str, keys: Mapping[str, Mapping[str, bytes]], now: int
+) -> ItemResult | tuple[Announcement, Mapping[str, object]]:
+    """Verify one received announcement; an :class:`ItemResult` when it is not to be stored."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("origin"), str):
+        return ItemResult(index, REJECTED, error="malformed", message="not an announcement object")
+    origin = str(raw["origin"])
+    if origin == own:
+        return ItemResult(index, IGNORED, origin=origin, message="our own announcement")
+    origin_keys = keys.get(origin)
+    if origin_keys is None:
+        return ItemResult(
+            index, REJECTED, origin=origin, error="unknown_origin", message="the origin is not a peer with trusted keys"
+        )
+    try:
+        return verify_announcement(raw, origin_keys, now=now), raw
+    except ProtocolError as exc:
+        return ItemResult(index, REJECTED, origin=origin, error=str(exc.code), message=str(exc))
 
 
 def _stored(announcement: Announcement, raw: Mapping[str, object]) -> StoredAnnouncement:

@@ -18,6 +18,7 @@ from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore
 from protocol.announcement import Announcement, Availability
 from protocol.discovery import (
+    SLOT_MINUTES,
     Candidate,
     LocalWindow,
     Match,
@@ -30,6 +31,8 @@ from protocol.discovery import (
 )
 
 FEED_PAGE = 2000
+SLOTS_PER_HOUR = 60 // SLOT_MINUTES
+HOURS_PER_WEEK = 7 * 24
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class MentorIndex:
         self._listings: dict[tuple[str, str], Listing] = {}
         self._by_topic: dict[str, set[tuple[str, str]]] = {}
         self._by_language: dict[str, set[tuple[str, str]]] = {}
+        self._by_hour: list[set[tuple[str, str]]] = [set() for _ in range(HOURS_PER_WEEK)]
         self._institutions: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -86,6 +90,8 @@ class MentorIndex:
         if query.languages:
             languages = set().union(*(self._by_language.get(language, set()) for language in query.languages))
             keys = languages if not query.topics else set(keys) & languages
+        if query.slots is not None and not (query.topics or query.languages):
+            keys = set().union(*(self._by_hour[hour] for hour in _hours(query.slots)))
         live = [self._listings[key] for key in keys if self._listings[key].announcement.expires_at > now]
         by_candidate = {id(listing.candidate): listing for listing in live}
         return [
@@ -121,6 +127,8 @@ class MentorIndex:
             self._by_topic.setdefault(topic, set()).add(key)
         for language in candidate.languages:
             self._by_language.setdefault(language, set()).add(key)
+        for hour in _hours(candidate.slots):
+            self._by_hour[hour].add(key)
 
     def _remove(self, key: tuple[str, str]) -> None:
         listing = self._listings.pop(key, None)
@@ -130,6 +138,18 @@ class MentorIndex:
             self._by_topic.get(topic, set()).discard(key)
         for language in listing.candidate.languages:
             self._by_language.get(language, set()).discard(key)
+        for hour in _hours(listing.candidate.slots):
+            self._by_hour[hour].discard(key)
+
+
+def _hours(slots: int) -> set[int]:
+    """The hours of the UTC week that a slot mask touches."""
+    hours = set()
+    while slots:
+        lowest = slots & -slots
+        hours.add((lowest.bit_length() - 1) // SLOTS_PER_HOUR)
+        slots ^= lowest
+    return hours
 
 
 def make_query(

@@ -259,7 +259,7 @@ async def _receive_announcements(request: web.Request) -> web.Response:
         raise MalformedMessage('expected {"announcements": [...]}')
     if len(items) > context.settings.max_batch:
         raise RequestRejected(413, "batch_too_large", f"at most {context.settings.max_batch} announcements a batch")
-    results = await ingest(context.node, items)
+    results = await ingest(context.node, items, await context.directory.peers())
     accepted = sum(1 for result in results if result.status == "accepted")
     log.info("announcements received", extra={"peer": peer.base_url, "items": len(items), "accepted": accepted})
     return await signed_json(request, {"results": [result.as_json() for result in results]})

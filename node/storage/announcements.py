@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from node.storage.tables import AnnouncementRow, FeedCounterRow
 
@@ -21,6 +23,9 @@ class StoredAnnouncement:
     withdrawn: bool
     raw: str
     feed_seq: int
+
+
+_REPLACED = ("seq", "issued_at", "expires_at", "withdrawn", "raw", "feed_seq", "received_at")
 
 
 class AnnouncementStore:
@@ -45,41 +50,47 @@ class AnnouncementStore:
         wanted = set(keys)
         return {(o, m): s for o, m, s in result.all() if (o, m) in wanted}
 
-    async def upsert(self, items: list[StoredAnnouncement], now: int) -> list[StoredAnnouncement]:
-        """Store each item as the newest for its (origin, mentor); assigns feed sequence numbers.
+    async def upsert(self, items: list[StoredAnnouncement], now: int) -> None:
+        """Store each item as the newest for its (origin, mentor), in one statement for the batch.
 
-        The caller has checked that each ``seq`` is newer. The feed counter row is locked for the
-        rest of the transaction, so feed sequence numbers are handed out in commit order.
+        Feed sequence numbers come from the counter row, which stays locked until the transaction
+        ends, so they are handed out in commit order and the feed never skips a change. The
+        upsert only replaces a row whose ``seq`` is lower, which also settles a race between two
+        writers of the same mentor.
         """
         if not items:
-            return []
+            return
         counter = await self._session.get(FeedCounterRow, 1, with_for_update=True)
         if counter is None:
             counter = FeedCounterRow(id=1, value=0)
             self._session.add(counter)
-        stored = []
-        for item in items:
-            counter.value += 1
-            row = await self._row(item.origin, item.mentor)
-            if row is None:
-                row = AnnouncementRow(
-                    origin=item.origin,
-                    mentor=item.mentor,
-                    seq=item.seq,
-                    issued_at=item.issued_at,
-                    expires_at=item.expires_at,
-                    withdrawn=item.withdrawn,
-                    raw=item.raw,
-                    feed_seq=counter.value,
-                    received_at=now,
-                )
-                self._session.add(row)
-            else:
-                row.seq, row.issued_at, row.expires_at = item.seq, item.issued_at, item.expires_at
-                row.withdrawn, row.raw, row.feed_seq, row.received_at = item.withdrawn, item.raw, counter.value, now
-            await self._session.flush()
-            stored.append(_stored(row))
-        return stored
+        first = counter.value + 1
+        counter.value += len(items)
+        await self._session.flush()
+        table = SQLModel.metadata.tables[AnnouncementRow.__tablename__]
+        connection = await self._session.connection()
+        insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["origin", "mentor"],
+            set_={name: statement.excluded[name] for name in _REPLACED},
+            where=table.c.seq < statement.excluded.seq,
+        )
+        rows = [
+            {
+                "origin": item.origin,
+                "mentor": item.mentor,
+                "seq": item.seq,
+                "issued_at": item.issued_at,
+                "expires_at": item.expires_at,
+                "withdrawn": item.withdrawn,
+                "raw": item.raw,
+                "feed_seq": first + offset,
+                "received_at": now,
+            }
+            for offset, item in enumerate(items)
+        ]
+        await connection.execute(statement, rows)
 
     async def feed(self, since: int, limit: int) -> list[StoredAnnouncement]:
         """Changes after ``since`` in feed order."""

@@ -8,8 +8,10 @@ by :func:`canonical_json`, while the underlying RFC 8785 encoder still reproduce
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rfc8785
@@ -222,3 +224,27 @@ def test_nesting_deeper_than_32_objects_is_refused() -> None:
 def test_very_deep_nesting_is_refused_without_recursion_error() -> None:
     with pytest.raises(MalformedMessage, match="nesting"):
         canonical_json(_nested_arrays(10_000, None))
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    alphabet = ["a", "Z", "é", "\u20ac", "\U0001f600", "\ufb33", "\x00", "\x1f", "\x7f", '"', "\\", "/", "\n", "\u2028"]
+    kind = rng.randrange(6 if depth < 4 else 4)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(2**53) + 1, 2**53 - 1)
+    if kind in (2, 3):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+    if kind == 4:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 4))): _random_json(rng, depth + 1)
+        for _ in range(rng.randrange(4))
+    }
+
+
+def test_canonical_json_agrees_with_an_independent_rfc8785_implementation_on_random_integer_json() -> None:
+    rng = random.Random(8785)
+    for _ in range(2000):
+        value = _random_json(rng)
+        assert canonical_json(value) == rfc8785.dumps(value), value
