@@ -13,8 +13,9 @@ Score (every part is reported back, so a mentee sees why a mentor ranks where it
 from __future__ import annotations
 
 import datetime
+import heapq
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from protocol.errors import InvalidField
@@ -110,37 +111,57 @@ def _slot_of(local: datetime.datetime, week: datetime.datetime) -> int:
     return (minutes // SLOT_MINUTES) % SLOTS_PER_WEEK
 
 
+def scorer(query: MentorQuery) -> Callable[[Candidate], int | None]:
+    """A function giving a candidate's score for ``query``, or ``None`` when a filter excludes it.
+
+    The query's terms are bound once, so that scoring many candidates stays cheap.
+    """
+    topics, languages, slots = query.topics, query.languages, query.slots
+    open_only, institution = query.open_only, query.institution
+
+    def score(candidate: Candidate) -> int | None:
+        if (open_only and candidate.capacity <= 0) or (institution is not None and candidate.origin != institution):
+            return None
+        shared = len(candidate.topics & topics) if topics else 0
+        common = len(candidate.languages & languages) if languages else 0
+        overlap = (candidate.slots & slots).bit_count() * SLOT_MINUTES if slots is not None else 0
+        if (topics and not shared) or (languages and not common) or (slots is not None and not overlap):
+            return None
+        return (
+            TOPIC_POINTS * shared
+            + LANGUAGE_POINTS * common
+            + min(overlap // 60, MAX_OVERLAP_POINTS)
+            + min(candidate.verified_credentials, MAX_CREDENTIAL_POINTS)
+        )
+
+    return score
+
+
 def match(candidate: Candidate, query: MentorQuery) -> Match | None:
-    """Score one candidate against a query; ``None`` when a filter excludes it."""
-    if query.institution is not None and candidate.origin != query.institution:
-        return None
-    if query.open_only and candidate.capacity <= 0:
+    """Score one candidate against a query, with the parts of the score; ``None`` when excluded."""
+    points = scorer(query)(candidate)
+    if points is None:
         return None
     shared = tuple(sorted(candidate.topics & query.topics))
-    if query.topics and not shared:
-        return None
     common = tuple(sorted(candidate.languages & query.languages))
-    if query.languages and not common:
-        return None
-    overlap = 0
-    if query.slots is not None:
-        overlap = (candidate.slots & query.slots).bit_count() * SLOT_MINUTES
-        if overlap == 0:
-            return None
-    score = (
-        TOPIC_POINTS * len(shared)
-        + LANGUAGE_POINTS * len(common)
-        + min(overlap // 60, MAX_OVERLAP_POINTS)
-        + min(candidate.verified_credentials, MAX_CREDENTIAL_POINTS)
-    )
-    return Match(candidate, score, shared, common, overlap, _reasons(candidate, shared, common, overlap, query))
+    overlap = (candidate.slots & query.slots).bit_count() * SLOT_MINUTES if query.slots is not None else 0
+    return Match(candidate, points, shared, common, overlap, _reasons(candidate, shared, common, overlap, query))
 
 
 def rank(candidates: Iterable[Candidate], query: MentorQuery) -> list[Match]:
-    """Every matching candidate, best first (ties broken by open places, then by origin and mentor)."""
-    matches = [found for candidate in candidates if (found := match(candidate, query)) is not None]
-    matches.sort(key=lambda m: (-m.score, -m.candidate.capacity, m.candidate.origin, m.candidate.mentor))
-    return matches[: query.limit]
+    """Every matching candidate, best first (ties broken by open places, then by origin and mentor).
+
+    Only the best ``query.limit`` get their full :class:`Match`, so a search over many mentors
+    stays fast.
+    """
+    score = scorer(query)
+    scored = []
+    for candidate in candidates:
+        points = score(candidate)
+        if points is not None:
+            scored.append((-points, -candidate.capacity, candidate.origin, candidate.mentor, candidate))
+    best = heapq.nsmallest(query.limit, scored, key=lambda entry: entry[:4])
+    return [found for *_, candidate in best if (found := match(candidate, query)) is not None]
 
 
 def _reasons(
