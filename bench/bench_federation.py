@@ -130,7 +130,7 @@ def raw_verify_rate(items: list[dict[str, Any]], key: crypto.SigningKey, seconds
 
 
 async def prepare_node(work: Path, key: crypto.SigningKey, port: int) -> NodeConfig:
-    settings = FederationSettings(requests_per_minute=1_000_000, max_batch=100, pull_interval_seconds=3600.0)
+    settings = FederationSettings(requests_per_minute=1_000_000, pull_interval_seconds=3600.0)
     config = NodeConfig(
         data_dir=work / "node",
         name="Bench Node",
@@ -147,7 +147,7 @@ async def prepare_node(work: Path, key: crypto.SigningKey, port: int) -> NodeCon
             host="bench-peer.example",
             name="Bench Peer",
             pinned_fingerprint=crypto.fingerprint(key.public_key),
-            keys={key.key_id: b64encode(key.public_key)},
+            keys={key.key_id: {"public_key": b64encode(key.public_key), "expired_at": None}},
             now=node.clock(),
         )
     await node.close()

@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from node.errors import Conflict, NotFound
-from node.federation.peers import decoded_keys, normalize_base_url
+from node.federation.peers import decoded_keys, normalize_base_url, usable
 from node.instance import DAY, Node
 from node.signing_keys import load_key_set
 from node.storage.announcements import AnnouncementStore, StoredAnnouncement
 from node.storage.audit import AuditStore
 from node.storage.members import MemberStore
 from node.storage.peers import PeerStore, StoredPeer
-from protocol.announcement import Announcement, build_announcement, verify_announcement
+from protocol.announcement import MAX_LIFETIME, Announcement, build_announcement, verify_announcement
 from protocol.canonical import JsonValue
 from protocol.errors import ProtocolError
 from protocol.member import MemberStatus, Role
@@ -54,29 +54,62 @@ class ItemResult:
 
 
 async def publish_availability(
-    node: Node, member_id: str, availability: Mapping[str, JsonValue], *, lifetime_days: int | None = None
+    node: Node,
+    member_id: str,
+    availability: Mapping[str, JsonValue],
+    *,
+    lifetime_days: int | None = None,
+    by_member: bool = False,
 ) -> dict[str, JsonValue]:
     """Sign and store a new announcement for one of our mentors; peers receive it on the next push.
+
+    Args:
+        node: the unlocked node.
+        member_id: the mentor.
+        availability: what the mentor publishes.
+        lifetime_days: days until it expires (default from the config).
+        by_member: the mentor publishes through the client API rather than the operator: a
+            credential then counts as verified only if the operator had verified the same title.
 
     Raises:
         NotFound: if there is no such member.
         Conflict: if the member is not a mentor, or was removed.
         InvalidField / MalformedMessage: if the availability is invalid.
     """
-    return await _publish(node, member_id, availability, lifetime_days)
+    return await _publish(node, member_id, availability, lifetime_days, by_member=by_member)
 
 
-async def withdraw_availability(node: Node, member_id: str) -> dict[str, JsonValue]:
+async def withdraw_availability(node: Node, member_id: str, *, by_member: bool = False) -> dict[str, JsonValue]:
     """Publish a tombstone with a higher ``seq``: the mentor disappears from every node's search."""
-    return await _publish(node, member_id, None, None)
+    return await _publish(node, member_id, None, None, by_member=by_member)
+
+
+async def withdraw_if_published(node: Node, member_id: str) -> bool:
+    """Withdraw a member's availability if it is published; ``True`` if a tombstone went out."""
+    async with node.database.transaction() as session:
+        current = await AnnouncementStore(session).get(normalize_base_url(node.config.base_url), member_id)
+    if current is None or current.withdrawn:
+        return False
+    await withdraw_availability(node, member_id)
+    return True
 
 
 async def _publish(
-    node: Node, member_id: str, availability: Mapping[str, JsonValue] | None, lifetime_days: int | None
+    node: Node,
+    member_id: str,
+    availability: Mapping[str, JsonValue] | None,
+    lifetime_days: int | None,
+    *,
+    by_member: bool = False,
 ) -> dict[str, JsonValue]:
     origin = normalize_base_url(node.config.base_url)
     signer = (await load_key_set(node)).signer
-    days = lifetime_days or node.config.federation.announcement_lifetime_days
+    # A tombstone outlives any announcement it replaces, so a node that was away still learns of it.
+    lifetime = (
+        MAX_LIFETIME
+        if availability is None
+        else (lifetime_days or node.config.federation.announcement_lifetime_days) * DAY
+    )
     async with node.database.transaction() as session:
         member = await MemberStore(session).get(member_id)
         if member is None:
@@ -89,20 +122,41 @@ async def _publish(
         previous = await store.get(origin, member_id)
         if availability is None and (previous is None or previous.withdrawn):
             raise NotFound(f"member {member_id} has no published availability to withdraw")
+        if availability is not None and by_member:
+            availability = _operator_attested(availability, previous)
         raw = build_announcement(
             origin=origin,
             mentor=member_id,
             seq=(previous.seq if previous else 0) + 1,
             issued_at=node.clock(),
-            lifetime=days * DAY,
+            lifetime=lifetime,
             availability=availability,
             signer=signer,
         )
         announcement = Announcement.model_validate({k: v for k, v in raw.items() if k != "signature"})
         await store.upsert([_stored(announcement, raw)], node.clock())
         action = "member.withdraw" if availability is None else "member.announce"
-        await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq})
+        actor = f"member:{member_id}" if by_member else None
+        await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq}, actor=actor)
     return raw
+
+
+def _operator_attested(
+    availability: Mapping[str, JsonValue], previous: StoredAnnouncement | None
+) -> dict[str, JsonValue]:
+    """Keep ``verified`` only on credentials the operator verified before (same title)."""
+    attested: set[str] = set()
+    if previous is not None and not previous.withdrawn:
+        earlier = json.loads(previous.raw).get("availability", {})
+        attested = {c["title"] for c in earlier.get("credentials", []) if c.get("verified")}
+    credentials = availability.get("credentials", [])
+    if not isinstance(credentials, list):
+        return dict(availability)
+    checked: list[JsonValue] = [
+        {**c, "verified": c.get("title") in attested and c.get("verified") is True} if isinstance(c, dict) else c
+        for c in credentials
+    ]
+    return {**availability, "credentials": checked}
 
 
 async def ingest(
@@ -112,14 +166,16 @@ async def ingest(
 
     An announcement is accepted only when its origin is a peer whose trusted key made the
     signature, whichever node relayed it. Our own announcements coming back are ignored.
-    ``peers`` (by base URL) saves a database read when the caller has them at hand.
+    ``peers`` are the usable peers by base URL (active, host not blocked); read from the database
+    when not given.
     """
     own = normalize_base_url(node.config.base_url)
     now = node.clock()
     if peers is None:
         async with node.database.transaction() as session:
-            peers = {peer.base_url: peer for peer in await PeerStore(session).all()}
-    keys = {origin: decoded_keys(peer) for origin, peer in peers.items() if peer.state == "active"}
+            peer_store = PeerStore(session)
+            peers = usable({peer.base_url: peer for peer in await peer_store.all()}, await peer_store.blocked_hosts())
+    keys = {origin: decoded_keys(peer) for origin, peer in peers.items()}
     # Signature checks release the GIL: two threads keep both cores busy, and the event loop free.
     halves = [list(enumerate(items))[half::VERIFY_THREADS] for half in range(VERIFY_THREADS)]
     loop = asyncio.get_running_loop()

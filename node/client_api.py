@@ -53,7 +53,9 @@ async def _put_availability(request: web.Request) -> web.Response:
     if not isinstance(availability, dict) or (lifetime is not None and not isinstance(lifetime, int)):
         raise MalformedMessage('expected {"availability": {...}, "lifetime_days": optional integer}')
     context = request.app[FEDERATION]
-    announcement = await publish_availability(context.node, member_id, availability, lifetime_days=lifetime)
+    announcement = await publish_availability(
+        context.node, member_id, availability, lifetime_days=lifetime, by_member=True
+    )
     context.on_own_change()
     return web.json_response({"announcement": announcement})
 
@@ -61,7 +63,7 @@ async def _put_availability(request: web.Request) -> web.Response:
 async def _delete_availability(request: web.Request) -> web.Response:
     member_id = await _member(request)
     context = request.app[FEDERATION]
-    announcement = await withdraw_availability(context.node, member_id)
+    announcement = await withdraw_availability(context.node, member_id, by_member=True)
     context.on_own_change()
     return web.json_response({"announcement": announcement})
 

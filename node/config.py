@@ -32,7 +32,6 @@ class FederationSettings:
     open: bool = False
     max_clock_skew_seconds: int = 60
     requests_per_minute: int = 600
-    max_batch: int = 100
     pull_interval_seconds: float = 60.0
     push_interval_seconds: float = 1.0
     connect_timeout_seconds: float = 5.0
@@ -45,7 +44,6 @@ class FederationSettings:
         checks = {
             "max_clock_skew_seconds": 1 <= self.max_clock_skew_seconds <= 3600,
             "requests_per_minute": self.requests_per_minute >= 1,
-            "max_batch": 1 <= self.max_batch <= 1000,
             "pull_interval_seconds": self.pull_interval_seconds > 0,
             "push_interval_seconds": self.push_interval_seconds > 0,
             "connect_timeout_seconds": self.connect_timeout_seconds > 0,

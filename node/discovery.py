@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from node.federation.peers import normalize_base_url
+from node.errors import NodeError
+from node.federation.peers import normalize_base_url, usable
 from node.instance import Node
 from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore
@@ -29,6 +30,7 @@ from protocol.discovery import (
     week_start,
     weekly_slots,
 )
+from protocol.errors import InvalidField
 
 FEED_PAGE = 2000
 SLOTS_PER_HOUR = 60 // SLOT_MINUTES
@@ -56,6 +58,7 @@ class MentorIndex:
         self._by_language: dict[str, set[tuple[str, str]]] = {}
         self._by_hour: list[set[tuple[str, str]]] = [set() for _ in range(HOURS_PER_WEEK)]
         self._institutions: dict[str, str] = {}
+        self._allowed: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._listings)
@@ -77,8 +80,12 @@ class MentorIndex:
                     self._cursor = page[-1].feed_seq
                 if len(page) < FEED_PAGE:
                     break
-            self._institutions = {peer.base_url: peer.name for peer in await PeerStore(session).all()}
-        self._institutions[normalize_base_url(self._node.config.base_url)] = self._node.config.name
+            peer_store = PeerStore(session)
+            peers = {peer.base_url: peer for peer in await peer_store.all()}
+            blocked = await peer_store.blocked_hosts()
+        own = normalize_base_url(self._node.config.base_url)
+        self._institutions = {url: peer.name for url, peer in peers.items()} | {own: self._node.config.name}
+        self._allowed = set(usable(peers, blocked)) | {own}
 
     async def search(self, query: MentorQuery) -> list[tuple[Match, Listing]]:
         """Rank the live listings for ``query``; best first."""
@@ -92,7 +99,12 @@ class MentorIndex:
             keys = languages if not query.topics else set(keys) & languages
         if query.slots is not None and not (query.topics or query.languages):
             keys = set().union(*(self._by_hour[hour] for hour in _hours(query.slots)))
-        live = [self._listings[key] for key in keys if self._listings[key].announcement.expires_at > now]
+        allowed = self._allowed
+        live = [
+            listing
+            for key in keys
+            if (listing := self._listings[key]).announcement.expires_at > now and listing.candidate.origin in allowed
+        ]
         by_candidate = {id(listing.candidate): listing for listing in live}
         return [
             (found, by_candidate[id(found.candidate)]) for found in rank((listing.candidate for listing in live), query)
@@ -170,10 +182,19 @@ def make_query(
         topics=frozenset(normalize_term(t) for t in topics if t.strip()),
         languages=frozenset(normalize_term(language) for language in languages if language.strip()),
         slots=slots,
-        institution=normalize_base_url(institution) if institution else None,
+        institution=_institution(institution),
         open_only=open_only,
         limit=max(1, min(limit, 200)),
     )
+
+
+def _institution(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return normalize_base_url(url)
+    except NodeError as exc:
+        raise InvalidField("institution", "give the node's base URL, e.g. https://mentornet.example.org") from exc
 
 
 def result_json(found: Match, listing: Listing, institution: str) -> dict[str, Any]:

@@ -50,12 +50,21 @@ class Node:
     clock: Clock = system_clock
     actor: str = field(default_factory=operator_actor)
 
-    async def audit(self, store: AuditStore, action: str, target: str, details: dict[str, Any] | None = None) -> None:
-        """Append an admin action to the audit log in the caller's transaction."""
+    async def audit(
+        self,
+        store: AuditStore,
+        action: str,
+        target: str,
+        details: dict[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """Append an action to the audit log in the caller's transaction (by the operator, unless
+        ``actor`` names someone else, such as ``member:<id>`` for the client API)."""
         await store.append(
             self.keyring.audit_key,
             at=self.clock(),
-            actor=self.actor,
+            actor=actor or self.actor,
             action=action,
             target=target,
             details=details or {},

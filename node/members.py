@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import asdict, dataclass
 
+from node.announcements import withdraw_if_published
 from node.errors import InvalidInvite, NotFound
 from node.instance import DAY, Node
 from node.keyring import new_data_key, open_value, seal_value
@@ -183,7 +184,7 @@ async def redeem_invite(node: Node, code: str) -> Registration:
         if member_id is None:
             raise InvalidInvite("this invite code is not valid: unknown, already used, or expired")
         await TokenStore(session).add(hash_token(token), member_id, now)
-        await node.audit(AuditStore(session), "member.register", member_id)
+        await node.audit(AuditStore(session), "member.register", member_id, actor=f"member:{member_id}")
     return Registration(member_id, token)
 
 
@@ -252,6 +253,7 @@ async def remove_member(node: Node, member_id: str) -> None:
             raise NotFound(problem)
         await members.shred(member_id, node.clock(), str(MemberStatus.REMOVED))
         await node.audit(AuditStore(session), "member.remove", member_id)
+    await withdraw_if_published(node, member_id)
     if not await node.database.purge_old_pages():
         log.warning(
             "the WAL could not be truncated after an erasure; it is on the next checkpoint",

@@ -32,6 +32,9 @@ MAX_WINDOWS = 28
 MAX_CREDENTIALS = 10
 MAX_CAPACITY = 1000
 MINUTES_PER_DAY = 1440
+# Announcements per push batch and per feed page: fixed by the protocol, so that every node
+# accepts what every other node sends.
+MAX_BATCH = 100
 
 
 class Window(SignedWireModel):

@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 
 from node.errors import PeerRefused
-from node.federation.peers import decoded_keys, normalize_base_url
+from node.federation.peers import current_keys, normalize_base_url
 from node.federation.transport import OutboundRequest, PeerResponse, Transport
 from node.instance import Node
 from node.signing_keys import KeySet
@@ -66,7 +66,7 @@ class FederationClient:
                 f"{peer.base_url} refused {request.method} {request.target_uri}: HTTP {response.status} "
                 f"{_error_code(response.body)}".rstrip()
             )
-        keys = decoded_keys(peer)
+        keys = current_keys(peer, self._node.clock())
 
         def resolve(keyid: str) -> bytes:
             base_url, _, key_id = keyid.rpartition("#")

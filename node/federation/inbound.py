@@ -19,17 +19,19 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
 from node.announcements import ingest
 from node.config import FederationSettings
-from node.errors import PeerError, RequestRejected
+from node.errors import NodeError, PeerError, RequestRejected
 from node.federation.peers import (
     ACTIVE,
     PeerDirectory,
-    decoded_keys,
+    current_keys,
     fetch_node_document,
     host_of,
+    key_entries,
     normalize_base_url,
     refresh_peer,
 )
@@ -40,7 +42,7 @@ from node.storage.announcements import AnnouncementStore
 from node.storage.audit import AuditStore
 from node.storage.peers import PeerStore, StoredPeer
 from node.storage.replay import NonceStore
-from protocol.encoding import b64encode
+from protocol.announcement import MAX_BATCH
 from protocol.errors import BadSignature, MalformedMessage, ProtocolError
 from protocol.http_signatures import (
     HttpRequest,
@@ -143,32 +145,36 @@ async def authenticate(request: web.Request) -> tuple[StoredPeer, bytes]:
     claimed, _, key_id = keyid.rpartition("#")
     try:
         base_url = normalize_base_url(claimed)
-    except ValueError as exc:
+    except NodeError as exc:
         raise MalformedMessage(f"keyid {keyid!r} does not name a node") from exc
     if host_of(base_url) in await context.directory.blocked():
         raise RequestRejected(403, "blocked", "this node does not accept requests from you")
-    peer = (await context.directory.peers()).get(base_url) or await _admit(context, base_url)
+    known = (await context.directory.peers()).get(base_url)
+    peer = known or await _candidate(context, base_url)
     if not context.limiter.allow(base_url):
         raise RequestRejected(
             429, "rate_limited", f"more than {context.settings.requests_per_minute} requests a minute; slow down"
         )
-    if key_id not in peer.keys:
+    now = context.node.clock()
+    if known is not None and key_id not in current_keys(peer, now):
         peer = await _refresh_keys(context, peer)
-    if peer.state != ACTIVE or key_id not in peer.keys:
-        raise BadSignature(f"key {key_id!r} is not a trusted key of {base_url}")
+    keys = current_keys(peer, now)
+    if peer.state != ACTIVE or key_id not in keys:
+        raise BadSignature(f"key {key_id!r} is not a current, trusted key of {base_url}")
     check_content_digest(headers.get("content-digest"), body)
     verified = verify_request(
         HttpRequest(request.method, context.origin + request.path_qs, headers),
-        lambda _keyid: decoded_keys(peer)[key_id],
-        now=context.node.clock(),
+        lambda _keyid: keys[key_id],
+        now=now,
         max_skew=context.settings.max_clock_skew_seconds,
     )
-    now = context.node.clock()
     async with context.node.database.transaction() as session:
         assert verified.nonce is not None
         fresh = await NonceStore(session).remember(
             keyid, verified.nonce, now + 2 * context.settings.max_clock_skew_seconds
         )
+        if fresh and known is None:
+            await _admit(context, session, peer)
         if fresh:
             await PeerStore(session).update(
                 base_url,
@@ -180,34 +186,59 @@ async def authenticate(request: web.Request) -> tuple[StoredPeer, bytes]:
             )
     if not fresh:
         raise RequestRejected(401, "replayed", "this request was already received (nonce seen)")
+    if known is None:
+        context.directory.invalidate()
     return peer, body
 
 
-async def _admit(context: FederationContext, base_url: str) -> StoredPeer:
+async def _candidate(context: FederationContext, base_url: str) -> StoredPeer:
+    """With ``federation.open``, an unknown node as it presents itself, not yet stored: it becomes
+    a peer only once its request has passed every check. At most one fetch a minute per URL."""
     if not context.settings.open:
         raise RequestRejected(403, "unknown_node", "this node federates only with the peers its operator added")
+    last = context._refreshed_at.get(base_url, -1e9)
+    if time.monotonic() - last < KEY_REFRESH_INTERVAL_SECONDS:
+        raise RequestRejected(403, "unknown_node", "your node document could not be verified; try again later")
+    context._refreshed_at[base_url] = time.monotonic()
     try:
         document = await fetch_node_document(context.transport, base_url, now=context.node.clock())
     except PeerError as exc:
-        raise RequestRejected(403, "unknown_node", f"cannot verify your node document: {exc}") from exc
-    keys = {key_id: b64encode(key) for key_id, key in document.public_keys().items()}
+        log.info("open federation: node document refused", extra={"peer": base_url, "error": str(exc)})
+        raise RequestRejected(403, "unknown_node", "your node document could not be verified") from exc
     signer = document.public_keys()[document.signature.key_id]
-    async with context.node.database.transaction() as session:
-        peers = PeerStore(session)
-        if await peers.by_base_url(base_url) is None:
-            await peers.add(
-                base_url=base_url,
-                host=host_of(base_url),
-                name=document.name,
-                pinned_fingerprint=crypto.fingerprint(signer),
-                keys=keys,
-                now=context.node.clock(),
-            )
-            await context.node.audit(AuditStore(session), "peer.admit-open", base_url)
-        peer = await peers.by_base_url(base_url)
-    context.directory.invalidate()
-    assert peer is not None
-    return peer
+    return StoredPeer(
+        id=0,
+        base_url=base_url,
+        host=host_of(base_url),
+        name=document.name,
+        pinned_fingerprint=crypto.fingerprint(signer),
+        keys=key_entries(document),
+        state=ACTIVE,
+        added_at=context.node.clock(),
+        last_contact_at=None,
+        last_error=None,
+        clock_offset=None,
+        feed_cursor=0,
+        push_cursor=0,
+        failures=0,
+        retry_at=None,
+    )
+
+
+async def _admit(context: FederationContext, session: AsyncSession, peer: StoredPeer) -> None:
+    peers = PeerStore(session)
+    if await peers.by_base_url(peer.base_url) is None:
+        await peers.add(
+            base_url=peer.base_url,
+            host=peer.host,
+            name=peer.name,
+            pinned_fingerprint=peer.pinned_fingerprint,
+            keys=peer.keys,
+            now=context.node.clock(),
+        )
+        await context.node.audit(
+            AuditStore(session), "peer.admit-open", peer.base_url, {"fingerprint": peer.pinned_fingerprint}
+        )
 
 
 async def _refresh_keys(context: FederationContext, peer: StoredPeer) -> StoredPeer:
@@ -257,9 +288,9 @@ async def _receive_announcements(request: web.Request) -> web.Response:
     items = payload.get("announcements") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise MalformedMessage('expected {"announcements": [...]}')
-    if len(items) > context.settings.max_batch:
-        raise RequestRejected(413, "batch_too_large", f"at most {context.settings.max_batch} announcements a batch")
-    results = await ingest(context.node, items, await context.directory.peers())
+    if len(items) > MAX_BATCH:
+        raise RequestRejected(413, "batch_too_large", f"at most {MAX_BATCH} announcements a batch")
+    results = await ingest(context.node, items, await context.directory.usable())
     accepted = sum(1 for result in results if result.status == "accepted")
     log.info("announcements received", extra={"peer": peer.base_url, "items": len(items), "accepted": accepted})
     return await signed_json(request, {"results": [result.as_json() for result in results]})
@@ -270,11 +301,11 @@ async def _announcement_feed(request: web.Request) -> web.Response:
     context = request.app[FEDERATION]
     try:
         since = int(request.query.get("since", "0"))
-        limit = int(request.query.get("limit", str(context.settings.max_batch)))
+        limit = int(request.query.get("limit", str(MAX_BATCH)))
     except ValueError as exc:
         raise MalformedMessage("since and limit must be integers") from exc
-    if since < 0 or not 1 <= limit <= context.settings.max_batch:
-        raise MalformedMessage(f"since >= 0 and 1 <= limit <= {context.settings.max_batch}")
+    if since < 0 or not 1 <= limit <= MAX_BATCH:
+        raise MalformedMessage(f"since >= 0 and 1 <= limit <= {MAX_BATCH}")
     now = context.node.clock()
     async with context.node.database.transaction() as session:
         page = await AnnouncementStore(session).feed(since, limit)

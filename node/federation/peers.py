@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import crypto
@@ -21,7 +22,7 @@ from node.instance import Node
 from node.storage.announcements import AnnouncementStore
 from node.storage.audit import AuditStore
 from node.storage.peers import PeerStore, StoredPeer
-from protocol.encoding import b64decode, b64encode
+from protocol.encoding import b64decode
 from protocol.errors import ProtocolError
 from protocol.node_document import NodeDocument, verify_node_document
 
@@ -124,7 +125,7 @@ async def add_peer(node: Node, transport: Transport, url: str, fingerprint: str)
             host=host_of(base_url),
             name=document.name,
             pinned_fingerprint=pinned,
-            keys=_encoded(document.public_keys()),
+            keys=key_entries(document),
             now=node.clock(),
         )
         await node.audit(AuditStore(session), "peer.add", base_url, {"fingerprint": pinned})
@@ -140,7 +141,7 @@ async def repin_peer(node: Node, transport: Transport, url: str, fingerprint: st
         existing = await peers.by_base_url(base_url)
         if existing is None:
             raise NotFound(f"{base_url} is not a peer; add it with 'mentornet peer add'")
-        keys = {**existing.keys, **_encoded(document.public_keys())}
+        keys = {**existing.keys, **key_entries(document)}
         await peers.update(
             base_url, pinned_fingerprint=pinned, keys=keys, state=ACTIVE, name=document.name, last_error=None
         )
@@ -157,7 +158,7 @@ async def refresh_peer(node: Node, transport: Transport, peer: StoredPeer) -> St
     async with node.database.transaction() as session:
         peers = PeerStore(session)
         if document.signature.key_id in trusted:
-            await peers.update(peer.base_url, keys={**peer.keys, **_encoded(document.public_keys())}, state=ACTIVE)
+            await peers.update(peer.base_url, keys={**peer.keys, **key_entries(document)}, state=ACTIVE)
         else:
             log.warning("peer key not chained to a pinned key", extra={"peer": peer.base_url})
             await peers.update(
@@ -175,7 +176,8 @@ async def remove_peer(node: Node, url: str) -> None:
     async with node.database.transaction() as session:
         if not await PeerStore(session).remove(base_url):
             raise NotFound(f"{base_url} is not a peer")
-        await node.audit(AuditStore(session), "peer.remove", base_url)
+        dropped = await AnnouncementStore(session).delete_origin(base_url)
+        await node.audit(AuditStore(session), "peer.remove", base_url, {"announcements_dropped": dropped})
 
 
 async def block_host(node: Node, host: str) -> str:
@@ -210,8 +212,32 @@ async def list_peers(node: Node) -> tuple[list[PeerStatus], set[str]]:
     return statuses, blocked
 
 
+def usable(peers: dict[str, StoredPeer], blocked: set[str]) -> dict[str, StoredPeer]:
+    """The peers we federate with now: active, and not on a blocked host."""
+    return {url: peer for url, peer in peers.items() if peer.state == ACTIVE and peer.host not in blocked}
+
+
+def key_entries(document: NodeDocument) -> dict[str, dict[str, Any]]:
+    """A document's keys as stored for a peer: public key, and ``expired_at`` for retired ones."""
+    entries: dict[str, dict[str, Any]] = {
+        key.id: {"public_key": key.public_key, "expired_at": None} for key in document.keys
+    }
+    entries.update({key.id: {"public_key": key.public_key, "expired_at": key.expired_at} for key in document.old_keys})
+    return entries
+
+
 def decoded_keys(peer: StoredPeer) -> dict[str, bytes]:
-    return {key_id: b64decode(value, field="peer key") for key_id, value in peer.keys.items()}
+    """Every key of the peer we trust, current and retired: what its announcements may be signed with."""
+    return {key_id: b64decode(entry["public_key"], field="peer key") for key_id, entry in peer.keys.items()}
+
+
+def current_keys(peer: StoredPeer, now: int) -> dict[str, bytes]:
+    """The peer's keys not retired at ``now``: only these may sign its requests and responses."""
+    return {
+        key_id: b64decode(entry["public_key"], field="peer key")
+        for key_id, entry in peer.keys.items()
+        if entry.get("expired_at") is None or entry["expired_at"] > now
+    }
 
 
 async def _pinned_document(
@@ -224,10 +250,6 @@ async def _pinned_document(
     if presented != expected:
         raise FingerprintMismatch(f"{base_url} presents key {presented}, not the pinned {expected}; refusing")
     return expected, document
-
-
-def _encoded(keys: dict[str, bytes]) -> dict[str, str]:
-    return {key_id: b64encode(public_key) for key_id, public_key in keys.items()}
 
 
 class PeerDirectory:
@@ -247,6 +269,11 @@ class PeerDirectory:
     async def blocked(self) -> set[str]:
         await self._fresh()
         return self._blocked
+
+    async def usable(self) -> dict[str, StoredPeer]:
+        """Active peers on hosts that are not blocked: the ones we sync with and take news from."""
+        await self._fresh()
+        return usable(self._peers, self._blocked)
 
     def invalidate(self) -> None:
         self._loaded_at = -1e9

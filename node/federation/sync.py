@@ -21,10 +21,10 @@ from node.announcements import ingest
 from node.errors import PeerError
 from node.federation.client import FederationClient
 from node.federation.inbound import FederationContext
-from node.federation.peers import ACTIVE
 from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore, StoredPeer
 from node.storage.replay import NonceStore
+from protocol.announcement import MAX_BATCH
 
 log = logging.getLogger("mentornet.federation")
 
@@ -56,7 +56,7 @@ class Synchronizer:
         last_purge = -1e9
         try:
             while True:
-                peers = await self._context.directory.peers()
+                peers = await self._context.directory.usable()
                 for base_url in peers.keys() - self._tasks.keys():
                     self._wake[base_url] = asyncio.Event()
                     self._tasks[base_url] = asyncio.create_task(self._peer_loop(base_url), name=f"sync {base_url}")
@@ -76,17 +76,18 @@ class Synchronizer:
         settings = self._context.settings
         next_pull = 0.0
         while True:
-            peer = (await self._context.directory.peers()).get(base_url)
+            peer = (await self._context.directory.usable()).get(base_url)
             if peer is None:
                 return
-            if peer.state == ACTIVE and (peer.retry_at is None or peer.retry_at <= self._context.node.clock()):
+            if peer.retry_at is None or peer.retry_at <= self._context.node.clock():
                 try:
                     await self._push(peer)
                     if time.monotonic() >= next_pull:
                         await self._pull(peer)
                         next_pull = time.monotonic() + settings.pull_interval_seconds
-                    if peer.failures:
-                        await self._record(peer, failures=0, retry_at=None, last_error=None)
+                    await self._record(
+                        peer, failures=0, retry_at=None, last_error=None, last_contact_at=self._context.node.clock()
+                    )
                 except PeerError as exc:
                     await self._failed(peer, exc)
                 except Exception:  # a bug must not end the loop for this peer for good
@@ -100,7 +101,7 @@ class Synchronizer:
 
     async def _push(self, peer: StoredPeer) -> None:
         cursor = peer.push_cursor
-        limit = self._context.settings.max_batch
+        limit = MAX_BATCH
         while True:
             async with self._context.node.database.transaction() as session:
                 page = await AnnouncementStore(session).feed(cursor, limit)
@@ -121,7 +122,7 @@ class Synchronizer:
 
     async def _pull(self, peer: StoredPeer) -> None:
         cursor = peer.feed_cursor
-        limit = self._context.settings.max_batch
+        limit = MAX_BATCH
         while True:
             answer = await self._client.get(
                 peer, f"{FEED_PATH}?since={cursor}&limit={limit}", await self._context.keys.current()
@@ -133,7 +134,7 @@ class Synchronizer:
                 and isinstance(answer.get("more"), bool)
             ):
                 raise PeerError(f"{peer.base_url}: the feed answered in an unknown shape")
-            results = await ingest(self._context.node, answer["announcements"])
+            results = await ingest(self._context.node, answer["announcements"], await self._context.directory.usable())
             accepted = sum(1 for result in results if result.status == "accepted")
             if accepted:
                 log.info("announcements pulled", extra={"peer": peer.base_url, "accepted": accepted})
@@ -175,7 +176,7 @@ class Synchronizer:
     async def _purge(self) -> None:
         now = self._context.node.clock()
         async with self._context.node.database.transaction() as session:
-            expired = await AnnouncementStore(session).purge_expired(now)
+            expired = await AnnouncementStore(session).purge_expired(now, keep_origin=self._client.origin)
             await NonceStore(session).forget_expired(now)
         if expired:
             log.info("expired announcements dropped", extra={"count": expired})

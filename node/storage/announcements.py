@@ -119,8 +119,19 @@ class AnnouncementStore:
         ).scalars()
         return [_stored(row) for row in rows]
 
-    async def purge_expired(self, now: int) -> int:
-        result = await self._session.execute(delete(AnnouncementRow).where(col(AnnouncementRow.expires_at) <= now))
+    async def purge_expired(self, now: int, *, keep_origin: str) -> int:
+        """Drop expired announcements, except ``keep_origin``'s: our own rows keep their ``seq``
+        so that a mentor's next announcement continues the sequence instead of restarting it."""
+        result = await self._session.execute(
+            delete(AnnouncementRow).where(
+                col(AnnouncementRow.expires_at) <= now, col(AnnouncementRow.origin) != keep_origin
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_origin(self, origin: str) -> int:
+        """Forget every announcement of one origin (a removed peer)."""
+        result = await self._session.execute(delete(AnnouncementRow).where(col(AnnouncementRow.origin) == origin))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def count(self) -> int:

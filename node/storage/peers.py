@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ class StoredPeer:
     host: str
     name: str
     pinned_fingerprint: str
-    keys: dict[str, str]
+    keys: dict[str, dict[str, Any]]
     state: str
     added_at: int
     last_contact_at: int | None
@@ -36,7 +37,7 @@ class PeerStore:
         self._session = session
 
     async def add(
-        self, *, base_url: str, host: str, name: str, pinned_fingerprint: str, keys: dict[str, str], now: int
+        self, *, base_url: str, host: str, name: str, pinned_fingerprint: str, keys: dict[str, dict[str, Any]], now: int
     ) -> StoredPeer:
         row = PeerRow(
             base_url=base_url,

@@ -83,7 +83,7 @@ async def remote(target: RunningNode) -> RemotePeer:
             host="remote.example",
             name="Remote College",
             pinned_fingerprint=crypto.fingerprint(peer.key.public_key),
-            keys={peer.key.key_id: b64encode(peer.key.public_key)},
+            keys={peer.key.key_id: {"public_key": b64encode(peer.key.public_key), "expired_at": None}},
             now=target.clock(),
         )
     target.app[FEDERATION].directory.invalidate()
