@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from node.errors import Conflict, NotFound
-from node.federation.peers import decoded_keys, normalize_base_url, usable
+from node.federation.peers import decoded_keys, normalize_base_url, retirements, usable
 from node.instance import DAY, Node
 from node.signing_keys import load_key_set
 from node.storage.announcements import AnnouncementStore, StoredAnnouncement
@@ -24,6 +24,7 @@ from protocol.announcement import MAX_LIFETIME, Announcement, build_announcement
 from protocol.canonical import JsonValue
 from protocol.errors import ProtocolError
 from protocol.member import MemberStatus, Role
+from protocol.signed import signing_key_id
 
 ACCEPTED = "accepted"
 STALE = "stale"
@@ -175,7 +176,7 @@ async def ingest(
         async with node.database.transaction() as session:
             peer_store = PeerStore(session)
             peers = usable({peer.base_url: peer for peer in await peer_store.all()}, await peer_store.blocked_hosts())
-    keys = {origin: decoded_keys(peer) for origin, peer in peers.items()}
+    keys = {origin: (decoded_keys(peer), retirements(peer)) for origin, peer in peers.items()}
     # Signature checks release the GIL: two threads keep both cores busy, and the event loop free.
     halves = [list(enumerate(items))[half::VERIFY_THREADS] for half in range(VERIFY_THREADS)]
     loop = asyncio.get_running_loop()
@@ -218,14 +219,17 @@ async def ingest(
     return sorted(results, key=lambda result: result.index)
 
 
+OriginKeys = Mapping[str, tuple[Mapping[str, bytes], Mapping[str, int]]]
+
+
 def _check_all(
-    items: list[tuple[int, object]], own: str, keys: Mapping[str, Mapping[str, bytes]], now: int
+    items: list[tuple[int, object]], own: str, keys: OriginKeys, now: int
 ) -> list[tuple[int, ItemResult | tuple[Announcement, Mapping[str, object]]]]:
     return [(index, _check(index, raw, own, keys, now)) for index, raw in items]
 
 
 def _check(
-    index: int, raw: object, own: str, keys: Mapping[str, Mapping[str, bytes]], now: int
+    index: int, raw: object, own: str, keys: OriginKeys, now: int
 ) -> ItemResult | tuple[Announcement, Mapping[str, object]]:
     """Verify one received announcement; an :class:`ItemResult` when it is not to be stored."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("origin"), str):
@@ -233,15 +237,26 @@ def _check(
     origin = str(raw["origin"])
     if origin == own:
         return ItemResult(index, IGNORED, origin=origin, message="our own announcement")
-    origin_keys = keys.get(origin)
-    if origin_keys is None:
+    known = keys.get(origin)
+    if known is None:
         return ItemResult(
             index, REJECTED, origin=origin, error="unknown_origin", message="the origin is not a peer with trusted keys"
         )
+    origin_keys, retired_at = known
     try:
-        return verify_announcement(raw, origin_keys, now=now), raw
+        announcement = verify_announcement(raw, origin_keys, now=now)
     except ProtocolError as exc:
         return ItemResult(index, REJECTED, origin=origin, error=str(exc.code), message=str(exc))
+    retired = retired_at.get(signing_key_id(raw))
+    if retired is not None and announcement.issued_at > retired:
+        return ItemResult(
+            index,
+            REJECTED,
+            origin=origin,
+            error="bad_signature",
+            message="signed by a key that was retired before the announcement was issued",
+        )
+    return announcement, raw
 
 
 def _stored(announcement: Announcement, raw: Mapping[str, object]) -> StoredAnnouncement:

@@ -59,6 +59,7 @@ class MentorIndex:
         self._by_hour: list[set[tuple[str, str]]] = [set() for _ in range(HOURS_PER_WEEK)]
         self._institutions: dict[str, str] = {}
         self._allowed: set[str] = set()
+        self._peer_urls: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._listings)
@@ -86,6 +87,11 @@ class MentorIndex:
         own = normalize_base_url(self._node.config.base_url)
         self._institutions = {url: peer.name for url, peer in peers.items()} | {own: self._node.config.name}
         self._allowed = set(usable(peers, blocked)) | {own}
+        if set(peers) != self._peer_urls:
+            # A removed peer's rows are deleted, which the feed cannot tell: drop them here too.
+            self._peer_urls = set(peers)
+            for key in [key for key in self._listings if key[0] not in self._peer_urls and key[0] != own]:
+                self._remove(key)
 
     async def search(self, query: MentorQuery) -> list[tuple[Match, Listing]]:
         """Rank the live listings for ``query``; best first."""

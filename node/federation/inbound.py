@@ -309,6 +309,7 @@ async def _announcement_feed(request: web.Request) -> web.Response:
     now = context.node.clock()
     async with context.node.database.transaction() as session:
         page = await AnnouncementStore(session).feed(since, limit)
-    items = [json.loads(item.raw) for item in page if item.expires_at > now]
+    shown = set(await context.directory.usable()) | {context.origin}
+    items = [json.loads(item.raw) for item in page if item.expires_at > now and item.origin in shown]
     next_cursor = page[-1].feed_seq if page else since
     return await signed_json(request, {"announcements": items, "next": next_cursor, "more": len(page) == limit})

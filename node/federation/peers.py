@@ -208,7 +208,10 @@ async def list_peers(node: Node) -> tuple[list[PeerStatus], set[str]]:
         statuses = []
         for peer in peers:
             pending = await AnnouncementStore(session).feed(peer.push_cursor, 10_000)
-            statuses.append(PeerStatus(peer, sum(1 for item in pending if item.origin == own)))
+            now = node.clock()
+            statuses.append(
+                PeerStatus(peer, sum(1 for item in pending if item.origin == own and item.expires_at > now))
+            )
     return statuses, blocked
 
 
@@ -229,6 +232,11 @@ def key_entries(document: NodeDocument) -> dict[str, dict[str, Any]]:
 def decoded_keys(peer: StoredPeer) -> dict[str, bytes]:
     """Every key of the peer we trust, current and retired: what its announcements may be signed with."""
     return {key_id: b64decode(entry["public_key"], field="peer key") for key_id, entry in peer.keys.items()}
+
+
+def retirements(peer: StoredPeer) -> dict[str, int]:
+    """When each retired key of the peer was retired: it signs nothing issued later."""
+    return {key_id: entry["expired_at"] for key_id, entry in peer.keys.items() if entry.get("expired_at") is not None}
 
 
 def current_keys(peer: StoredPeer, now: int) -> dict[str, bytes]:

@@ -81,13 +81,15 @@ class Synchronizer:
                 return
             if peer.retry_at is None or peer.retry_at <= self._context.node.clock():
                 try:
-                    await self._push(peer)
+                    talked = await self._push(peer)
                     if time.monotonic() >= next_pull:
                         await self._pull(peer)
                         next_pull = time.monotonic() + settings.pull_interval_seconds
-                    await self._record(
-                        peer, failures=0, retry_at=None, last_error=None, last_contact_at=self._context.node.clock()
-                    )
+                        talked = True
+                    if talked:
+                        await self._record(
+                            peer, failures=0, retry_at=None, last_error=None, last_contact_at=self._context.node.clock()
+                        )
                 except PeerError as exc:
                     await self._failed(peer, exc)
                 except Exception:  # a bug must not end the loop for this peer for good
@@ -99,16 +101,22 @@ class Synchronizer:
                 await asyncio.wait_for(wake.wait(), timeout=settings.push_interval_seconds)
             wake.clear()
 
-    async def _push(self, peer: StoredPeer) -> None:
+    async def _push(self, peer: StoredPeer) -> bool:
+        """Send our changes since the peer's push cursor; ``True`` if the peer was sent anything."""
         cursor = peer.push_cursor
         limit = MAX_BATCH
+        sent = False
         while True:
             async with self._context.node.database.transaction() as session:
                 page = await AnnouncementStore(session).feed(cursor, limit)
             if not page:
-                return
-            ours = [json.loads(item.raw) for item in page if item.origin == self._client.origin]
+                return sent
+            now = self._context.node.clock()
+            ours = [
+                json.loads(item.raw) for item in page if item.origin == self._client.origin and item.expires_at > now
+            ]
             if ours:
+                sent = True
                 answer = await self._client.post(
                     peer, FEED_PATH, {"announcements": ours}, await self._context.keys.current()
                 )
@@ -118,7 +126,7 @@ class Synchronizer:
             cursor = page[-1].feed_seq
             await self._record(peer, push_cursor=cursor)
             if len(page) < limit:
-                return
+                return sent
 
     async def _pull(self, peer: StoredPeer) -> None:
         cursor = peer.feed_cursor

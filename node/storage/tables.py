@@ -134,7 +134,10 @@ class AuditHeadRow(SQLModel, table=True):
 
 
 class PeerRow(SQLModel, table=True):
-    """A federation peer, pinned by the operator. ``keys`` is JSON: key id -> base64url public key."""
+    """A federation peer, pinned by the operator.
+
+    ``keys`` is JSON: key id -> ``{"public_key": base64url, "expired_at": Unix time or null}``.
+    """
 
     __tablename__ = "peers"
 

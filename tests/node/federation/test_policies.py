@@ -186,3 +186,31 @@ async def test_a_retired_key_can_no_longer_sign_requests(tmp_path: Path) -> None
         assert (status, answer["error"]) == (401, "bad_signature")
     finally:
         await b.stop()
+
+
+async def test_a_retired_key_still_vouches_only_for_what_it_signed_before_retirement(tmp_path: Path) -> None:
+    (b,) = await start_cluster(tmp_path, ["B"], Clock())
+    try:
+        old, new = RemotePeer(crypto.SigningKey(secrets.token_bytes(32))), crypto.SigningKey(secrets.token_bytes(32))
+        retired_at = b.clock() - 100
+        async with b.node.database.transaction() as session:
+            await PeerStore(session).add(
+                base_url=old.base_url,
+                host="remote.example",
+                name="Remote",
+                pinned_fingerprint="sha256:" + "0" * 64,
+                keys={
+                    old.key.key_id: {"public_key": b64encode(old.key.public_key), "expired_at": retired_at},
+                    new.key_id: {"public_key": b64encode(new.public_key), "expired_at": None},
+                },
+                now=b.clock(),
+            )
+        before = old.announcement("before", 1, retired_at - 50)
+        after = old.announcement("after", 1, retired_at + 50)
+
+        results = await ingest(b.node, [before, after])
+
+        assert [(r.mentor, r.status) for r in results] == [("before", "accepted"), (None, "rejected")]
+        assert results[1].message == "signed by a key that was retired before the announcement was issued"
+    finally:
+        await b.stop()
