@@ -37,10 +37,11 @@ SLOTS_PER_HOUR = 60 // SLOT_MINUTES
 HOURS_PER_WEEK = 7 * 24
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Listing:
     announcement: Announcement
     candidate: Candidate
+    expires_at: int
 
     @property
     def availability(self) -> Availability:
@@ -105,16 +106,9 @@ class MentorIndex:
             keys = languages if not query.topics else set(keys) & languages
         if query.slots is not None and not (query.topics or query.languages):
             keys = set().union(*(self._by_hour[hour] for hour in _hours(query.slots)))
-        allowed = self._allowed
-        live = [
-            listing
-            for key in keys
-            if (listing := self._listings[key]).announcement.expires_at > now and listing.candidate.origin in allowed
-        ]
-        by_candidate = {id(listing.candidate): listing for listing in live}
-        return [
-            (found, by_candidate[id(found.candidate)]) for found in rank((listing.candidate for listing in live), query)
-        ]
+        allowed, listings = self._allowed, self._listings
+        live = [listing.candidate for key in keys if key[0] in allowed and (listing := listings[key]).expires_at > now]
+        return [(found, listings[(found.candidate.origin, found.candidate.mentor)]) for found in rank(live, query)]
 
     def institution(self, origin: str) -> str:
         return self._institutions.get(origin, origin)
@@ -140,7 +134,7 @@ class MentorIndex:
             capacity=availability.capacity,
             verified_credentials=sum(1 for c in availability.credentials if c.verified),
         )
-        self._listings[key] = Listing(announcement, candidate)
+        self._listings[key] = Listing(announcement, candidate, announcement.expires_at)
         for topic in candidate.topics:
             self._by_topic.setdefault(topic, set()).add(key)
         for language in candidate.languages:

@@ -29,7 +29,7 @@ MAX_OVERLAP_POINTS = 10
 MAX_CREDENTIAL_POINTS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocalWindow:
     """ISO weekday (1 = Monday) and minutes since local midnight, in some time zone."""
 
@@ -38,7 +38,7 @@ class LocalWindow:
     end_minute: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """What discovery knows about one mentor (from a verified, unexpired announcement)."""
 
@@ -51,7 +51,7 @@ class Candidate:
     verified_credentials: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MentorQuery:
     topics: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()
@@ -61,7 +61,7 @@ class MentorQuery:
     limit: int = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     candidate: Candidate
     score: int
@@ -155,13 +155,15 @@ def rank(candidates: Iterable[Candidate], query: MentorQuery) -> list[Match]:
     stays fast.
     """
     score = scorer(query)
+    pool = list(candidates)
     scored = []
-    for candidate in candidates:
+    for position, candidate in enumerate(pool):
         points = score(candidate)
         if points is not None:
-            scored.append((-points, -candidate.capacity, candidate.origin, candidate.mentor, candidate))
-    best = heapq.nsmallest(query.limit, scored, key=lambda entry: entry[:4])
-    return [found for *_, candidate in best if (found := match(candidate, query)) is not None]
+            # The position breaks any remaining tie, so tuples never compare candidates themselves.
+            scored.append((-points, -candidate.capacity, candidate.origin, candidate.mentor, position))
+    best = heapq.nsmallest(query.limit, scored)
+    return [found for *_, position in best if (found := match(pool[position], query)) is not None]
 
 
 def _reasons(
