@@ -1,0 +1,235 @@
+"""``mentornet member ...``: invite, inspect, export and erase members; publish their availability."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cli.common import data_dir_option, format_time, guarded, json_option, passphrase_option, with_node
+from cli.output import emit
+from node.announcements import publish_availability, withdraw_availability
+from node.errors import NodeError
+from node.members import (
+    MemberProfile,
+    export_member,
+    get_member,
+    invite_member,
+    list_members,
+    remove_member,
+)
+from protocol.canonical import JsonValue
+from protocol.discovery import parse_window
+
+
+@click.group()
+def member() -> None:
+    """Invite, inspect, export and remove members."""
+
+
+@member.command("invite")
+@data_dir_option
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["mentor", "mentee", "both"]))
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. Europe/Berlin.")
+@click.option("--language", "languages", multiple=True, help="BCP 47 tag; repeat for several.")
+@click.option("--interest", "interests", multiple=True, help="Repeat for several.")
+@click.option("--profile", default="", help="Short profile text.")
+@passphrase_option
+@json_option
+@guarded
+def member_invite(
+    data_dir: Path,
+    email: str,
+    name: str,
+    role: str,
+    timezone: str,
+    languages: tuple[str, ...],
+    interests: tuple[str, ...],
+    profile: str,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Invite a member; prints a one-time invite code."""
+    checked = MemberProfile.validated(
+        name=name, email=email, profile=profile, interests=interests, languages=languages, timezone=timezone
+    )
+    invitation = with_node(data_dir, passphrase_file, lambda node: invite_member(node, checked, role))
+    emit(
+        as_json,
+        {"member_id": invitation.member_id, "invite_code": invitation.code, "expires_at": invitation.expires_at},
+        lambda: click.echo(
+            f"Invited member {invitation.member_id}\n"
+            f"Invite code (shown once, give it to the member): {invitation.code}\n"
+            f"Expires at: {format_time(invitation.expires_at)}"
+        ),
+    )
+
+
+@member.command("list")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_list(data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """List members."""
+    members = with_node(data_dir, passphrase_file, list_members)
+
+    def human() -> None:
+        if not members:
+            click.echo("No members yet. Invite one with 'mentornet member invite'.")
+        for item in members:
+            who = f"{item.profile.name} <{item.profile.email}>" if item.profile else "(erased)"
+            click.echo(f"{item.id}  {item.role:<6}  {item.status:<8}  {who}")
+
+    emit(as_json, [item.as_json() for item in members], human)
+
+
+@member.command("show")
+@click.argument("member_id")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_show(member_id: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Show one member."""
+    found = with_node(data_dir, passphrase_file, lambda node: get_member(node, member_id))
+
+    def human() -> None:
+        click.echo(f"Member {found.id}: {found.role}, {found.status}, since {format_time(found.created_at)}")
+        if found.profile is None:
+            click.echo("  (personal data erased)")
+            return
+        for label, value in (
+            ("name", found.profile.name),
+            ("email", found.profile.email),
+            ("timezone", found.profile.timezone),
+            ("languages", ", ".join(found.profile.languages)),
+            ("interests", ", ".join(found.profile.interests)),
+            ("profile", found.profile.profile),
+        ):
+            click.echo(f"  {label + ':':<11}{value}")
+
+    emit(as_json, found.as_json(), human)
+
+
+@member.command("export")
+@click.argument("member_id")
+@data_dir_option
+@click.option(
+    "--to",
+    "destination",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the export to this file (mode 0600) instead of standard output.",
+)
+@passphrase_option
+@guarded
+def member_export(member_id: str, data_dir: Path, destination: Path | None, passphrase_file: Path | None) -> None:
+    """Everything the node holds on a member, decrypted, as JSON (GDPR access and portability)."""
+    exported = with_node(data_dir, passphrase_file, lambda node: export_member(node, member_id))
+    text = json.dumps(exported, indent=2, ensure_ascii=False) + "\n"
+    if destination is None:
+        click.echo(text, nl=False)
+        return
+    with destination.open("x", encoding="utf-8") as handle:
+        destination.chmod(0o600)
+        handle.write(text)
+    click.echo(f"Exported member {member_id} to {destination}", err=True)
+
+
+@member.command("remove")
+@click.argument("member_id")
+@data_dir_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@passphrase_option
+@json_option
+@guarded
+def member_remove(member_id: str, data_dir: Path, yes: bool, passphrase_file: Path | None, as_json: bool) -> None:
+    """Erase a member for good (crypto-shredding: the data key is destroyed)."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise NodeError("removing a member cannot be undone: confirm with --yes")
+        click.confirm(f"Erase member {member_id} for good? This cannot be undone", abort=True)
+    with_node(data_dir, passphrase_file, lambda node: remove_member(node, member_id))
+    emit(
+        as_json,
+        {"removed": member_id},
+        lambda: click.echo(f"Removed member {member_id}: its data key is destroyed; its data can never be read again."),
+    )
+
+
+@member.command("announce")
+@click.argument("member_id")
+@data_dir_option
+@click.option("--topic", "topics", multiple=True, required=True, help="A topic the mentor offers; repeat.")
+@click.option("--language", "languages", multiple=True, required=True, help="BCP 47 tag; repeat.")
+@click.option("--timezone", required=True, help="The mentor's IANA time zone, e.g. Europe/Berlin.")
+@click.option("--window", "windows", multiple=True, help="Weekly local window like mon:18:00-20:00; repeat.")
+@click.option("--capacity", type=click.IntRange(0, 1000), required=True, help="Open places.")
+@click.option("--display-name", default="", help="The name to publish (default: none).")
+@click.option("--bio", default="", help="A short bio to publish.")
+@click.option("--credential", "credentials", multiple=True, help="A self-declared qualification; repeat.")
+@click.option(
+    "--verified-credential", "verified", multiple=True, help="A qualification the institution has checked; repeat."
+)
+@click.option("--lifetime-days", type=click.IntRange(1, 30), help="Days until it expires (default 14).")
+@passphrase_option
+@json_option
+@guarded
+def member_announce(
+    member_id: str,
+    data_dir: Path,
+    topics: tuple[str, ...],
+    languages: tuple[str, ...],
+    timezone: str,
+    windows: tuple[str, ...],
+    capacity: int,
+    display_name: str,
+    bio: str,
+    credentials: tuple[str, ...],
+    verified: tuple[str, ...],
+    lifetime_days: int | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Publish a mentor's availability to the federation, on the mentor's behalf."""
+    parsed = [parse_window(text) for text in windows]
+    availability: dict[str, JsonValue] = {
+        "display_name": display_name,
+        "bio": bio,
+        "topics": list(topics),
+        "languages": list(languages),
+        "timezone": timezone,
+        "capacity": capacity,
+        "windows": [{"day": w.day, "start_minute": w.start_minute, "end_minute": w.end_minute} for w in parsed],
+        "credentials": [{"title": t, "verified": False} for t in credentials]
+        + [{"title": t, "verified": True} for t in verified],
+    }
+    raw = with_node(
+        data_dir,
+        passphrase_file,
+        lambda node: publish_availability(node, member_id, availability, lifetime_days=lifetime_days),
+    )
+    emit(
+        as_json,
+        raw,
+        lambda: click.echo(
+            f"Announced member {member_id} (seq {raw['seq']}, expires {format_time(int(str(raw['expires_at'])))}); "
+            "a running node pushes it to its peers within seconds."
+        ),
+    )
+
+
+@member.command("withdraw")
+@click.argument("member_id")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_withdraw(member_id: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Withdraw a mentor's availability everywhere (a tombstone with a higher seq)."""
+    raw = with_node(data_dir, passphrase_file, lambda node: withdraw_availability(node, member_id))
+    emit(as_json, raw, lambda: click.echo(f"Withdrew member {member_id}'s availability (seq {raw['seq']})."))
