@@ -325,9 +325,8 @@ def test_db_upgrade_reports_the_revision(data_dir: Path, runner: CliRunner) -> N
     }
 
 
-def test_init_refuses_two_ways_to_unlock(tmp_path: Path, runner: CliRunner, passphrase_file: Path) -> None:
-    result = _run(
-        runner,
+def _key_file_init(tmp_path: Path) -> list[str]:
+    return [
         "init",
         "--data-dir",
         str(tmp_path / "n"),
@@ -337,9 +336,11 @@ def test_init_refuses_two_ways_to_unlock(tmp_path: Path, runner: CliRunner, pass
         "https://k.example",
         "--key-file",
         str(tmp_path / "k.key"),
-        "--passphrase-file",
-        str(passphrase_file),
-    )
+    ]
+
+
+def test_init_refuses_two_ways_to_unlock(tmp_path: Path, runner: CliRunner, passphrase_file: Path) -> None:
+    result = _run(runner, *_key_file_init(tmp_path), "--passphrase-file", str(passphrase_file))
     assert result.exit_code == 1 and "not both" in result.stderr
     assert not (tmp_path / "n").exists() and not (tmp_path / "k.key").exists()
 
@@ -360,15 +361,7 @@ def test_an_out_of_range_port_is_a_usage_error(tmp_path: Path, runner: CliRunner
 def test_an_unsupported_database_url_is_refused_before_anything_is_created(tmp_path: Path, runner: CliRunner) -> None:
     result = _run(
         runner,
-        "init",
-        "--data-dir",
-        str(tmp_path / "n"),
-        "--name",
-        "K",
-        "--url",
-        "https://k.example",
-        "--key-file",
-        str(tmp_path / "k.key"),
+        *_key_file_init(tmp_path),
         "--database-url",
         "mysql://root@127.0.0.1/x",
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from node.app import build_app
-from node.config import NodeConfig, UnlockMethod
-from node.instance import init_node
+from node.instance import Node
 from node.keyring import UnlockSecret
 from node.logs import JsonFormatter
 from node.members import MemberProfile, export_member, invite_member, list_members, remove_member
@@ -33,21 +31,15 @@ def _needles() -> list[bytes]:
 
 
 async def test_personal_data_is_absent_from_the_database_files_and_the_logs(
-    tmp_path: Path,
+    sqlite_node: Node,
     caplog: pytest.LogCaptureFixture,
     aiohttp_client: Callable[[web.Application], Awaitable[TestClient[Any, Any]]],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    data_dir = tmp_path / "node"
-    config = NodeConfig(
-        data_dir=data_dir,
-        name="Canary College",
-        base_url="http://127.0.0.1:8080",
-        unlock=UnlockMethod.KEY_FILE,
-        key_file=data_dir / "node.key",
-    )
-    node = await init_node(config, None)
-    client = await aiohttp_client(build_app(config, UnlockSecret.from_key_file(data_dir / "node.key")))
+    node, config = sqlite_node, sqlite_node.config
+    data_dir = config.data_dir
+    assert config.key_file is not None
+    client = await aiohttp_client(build_app(config, UnlockSecret.from_key_file(config.key_file)))
     try:
         for name, email, profile in CANARIES:
             invitation = await invite_member(
@@ -75,4 +67,3 @@ async def test_personal_data_is_absent_from_the_database_files_and_the_logs(
             await remove_member(node, found[0].id)
     finally:
         await client.close()
-        await node.close()
