@@ -88,6 +88,7 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         federation = FederationContext(node, app[KEY_SET], app[TRANSPORT], app[METRICS].federation_rejected)
         app[FEDERATION] = federation
         app[client_api.INDEX] = MentorIndex(node)
+        warm_up = asyncio.create_task(app[client_api.INDEX].refresh(), name="discovery index warm-up")
         synchronizer = Synchronizer(federation, FederationClient(node, app[TRANSPORT]))
         federation.on_own_change = synchronizer.notify_changed
         sync_task = asyncio.create_task(synchronizer.run(), name="federation sync")
@@ -104,7 +105,8 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
             yield
         finally:
             sync_task.cancel()
-            await asyncio.gather(sync_task, return_exceptions=True)
+            warm_up.cancel()
+            await asyncio.gather(sync_task, warm_up, return_exceptions=True)
             await app[TRANSPORT].close()
             await node.close()
             log.info("node stopped", extra={"node": config.name, "database": "closed"})

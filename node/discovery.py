@@ -7,6 +7,7 @@ catching up with the feed, reads nothing from the database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,12 +62,21 @@ class MentorIndex:
         self._institutions: dict[str, str] = {}
         self._allowed: set[str] = set()
         self._peer_urls: set[str] = set()
+        self._refreshing = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self._listings)
 
     async def refresh(self) -> None:
-        """Catch up with the announcement feed (and rebuild slots when a new week starts)."""
+        """Catch up with the announcement feed (and rebuild slots when a new week starts).
+
+        One refresh at a time: a search arriving during a long catch-up (the first one after a
+        start with many announcements) waits for it instead of repeating it.
+        """
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         now = self._node.clock()
         if week_start(now) != self._week:
             self._week = week_start(now)
