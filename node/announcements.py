@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from node.errors import Conflict, NotFound
@@ -30,7 +31,7 @@ ACCEPTED = "accepted"
 STALE = "stale"
 REJECTED = "rejected"
 IGNORED = "ignored"
-VERIFY_THREADS = 2
+VERIFY_PARTS = 2
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ async def _publish(
             signer=signer,
         )
         announcement = Announcement.model_validate({k: v for k, v in raw.items() if k != "signature"})
-        await store.upsert([_stored(announcement, raw)], node.clock())
+        await store.upsert([_stored(announcement, json.dumps(raw, separators=(",", ":")))], node.clock())
         action = "member.withdraw" if availability is None else "member.announce"
         actor = f"member:{member_id}" if by_member else None
         await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq}, actor=actor)
@@ -161,14 +162,19 @@ def _operator_attested(
 
 
 async def ingest(
-    node: Node, items: Sequence[object], peers: Mapping[str, StoredPeer] | None = None
+    node: Node,
+    items: Sequence[object],
+    peers: Mapping[str, StoredPeer] | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> list[ItemResult]:
     """Verify and store announcements received from a peer (pushed or pulled).
 
     An announcement is accepted only when its origin is a peer whose trusted key made the
     signature, whichever node relayed it. Our own announcements coming back are ignored.
     ``peers`` are the usable peers by base URL (active, host not blocked); read from the database
-    when not given.
+    when not given. The checks run in ``executor`` (worker processes, so that canonicalization and
+    validation use every core), else on two threads.
     """
     own = normalize_base_url(node.config.base_url)
     now = node.clock()
@@ -177,12 +183,14 @@ async def ingest(
             peer_store = PeerStore(session)
             peers = usable({peer.base_url: peer for peer in await peer_store.all()}, await peer_store.blocked_hosts())
     keys = {origin: (decoded_keys(peer), retirements(peer)) for origin, peer in peers.items()}
-    # Signature checks release the GIL: two threads keep both cores busy, and the event loop free.
-    halves = [list(enumerate(items))[half::VERIFY_THREADS] for half in range(VERIFY_THREADS)]
+    # Signature checks release the GIL, so even threads keep both cores busy and the event loop free.
+    halves = [list(enumerate(items))[half::VERIFY_PARTS] for half in range(VERIFY_PARTS)]
     loop = asyncio.get_running_loop()
-    checked = await asyncio.gather(*(loop.run_in_executor(None, _check_all, part, own, keys, now) for part in halves))
+    checked = await asyncio.gather(
+        *(loop.run_in_executor(executor, _check_all, part, own, keys, now) for part in halves)
+    )
     results: list[ItemResult] = []
-    verified: dict[tuple[str, str], tuple[int, Announcement, Mapping[str, object]]] = {}
+    verified: dict[tuple[str, str], tuple[int, Announcement, str]] = {}
     for index, outcome in sorted((item for part in checked for item in part), key=lambda item: item[0]):
         if isinstance(outcome, ItemResult):
             results.append(outcome)
@@ -224,14 +232,13 @@ OriginKeys = Mapping[str, tuple[Mapping[str, bytes], Mapping[str, int]]]
 
 def _check_all(
     items: list[tuple[int, object]], own: str, keys: OriginKeys, now: int
-) -> list[tuple[int, ItemResult | tuple[Announcement, Mapping[str, object]]]]:
+) -> list[tuple[int, ItemResult | tuple[Announcement, str]]]:
     return [(index, _check(index, raw, own, keys, now)) for index, raw in items]
 
 
-def _check(
-    index: int, raw: object, own: str, keys: OriginKeys, now: int
-) -> ItemResult | tuple[Announcement, Mapping[str, object]]:
-    """Verify one received announcement; an :class:`ItemResult` when it is not to be stored."""
+def _check(index: int, raw: object, own: str, keys: OriginKeys, now: int) -> ItemResult | tuple[Announcement, str]:
+    """Verify one received announcement: the announcement and its compact JSON to store, or an
+    :class:`ItemResult` when it is not to be stored."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("origin"), str):
         return ItemResult(index, REJECTED, error="malformed", message="not an announcement object")
     origin = str(raw["origin"])
@@ -256,10 +263,10 @@ def _check(
             error="bad_signature",
             message="signed by a key that was retired before the announcement was issued",
         )
-    return announcement, raw
+    return announcement, json.dumps(raw, separators=(",", ":"))
 
 
-def _stored(announcement: Announcement, raw: Mapping[str, object]) -> StoredAnnouncement:
+def _stored(announcement: Announcement, raw: str) -> StoredAnnouncement:
     return StoredAnnouncement(
         origin=announcement.origin,
         mentor=announcement.mentor,
@@ -267,6 +274,6 @@ def _stored(announcement: Announcement, raw: Mapping[str, object]) -> StoredAnno
         issued_at=announcement.issued_at,
         expires_at=announcement.expires_at,
         withdrawn=announcement.withdrawn,
-        raw=json.dumps(raw, separators=(",", ":")),
+        raw=raw,
         feed_seq=0,
     )

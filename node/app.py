@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import multiprocessing
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 
 from aiohttp import web
 
@@ -86,6 +88,10 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         app[NODE] = node
         app[KEY_SET] = await KeySetCache.load(node)
         federation = FederationContext(node, app[KEY_SET], app[TRANSPORT], app[METRICS].federation_rejected)
+        workers = config.federation.verify_processes
+        if workers:
+            # spawn, not fork: this process already runs threads (database driver, executor).
+            federation.verify_pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         app[FEDERATION] = federation
         app[client_api.INDEX] = MentorIndex(node)
         warm_up = asyncio.create_task(app[client_api.INDEX].refresh(), name="discovery index warm-up")
@@ -107,6 +113,8 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
             sync_task.cancel()
             warm_up.cancel()
             await asyncio.gather(sync_task, warm_up, return_exceptions=True)
+            if federation.verify_pool is not None:
+                federation.verify_pool.shutdown(wait=True, cancel_futures=True)
             await app[TRANSPORT].close()
             await node.close()
             log.info("node stopped", extra={"node": config.name, "database": "closed"})

@@ -39,6 +39,7 @@ class FederationSettings:
     backoff_initial_seconds: float = 2.0
     backoff_max_seconds: float = 3600.0
     announcement_lifetime_days: int = 14
+    verify_processes: int = 2
 
     def problems(self) -> list[str]:
         checks = {
@@ -50,6 +51,7 @@ class FederationSettings:
             "total_timeout_seconds": self.total_timeout_seconds >= self.connect_timeout_seconds,
             "backoff_initial_seconds": 0 < self.backoff_initial_seconds <= self.backoff_max_seconds,
             "announcement_lifetime_days": 1 <= self.announcement_lifetime_days <= 30,
+            "verify_processes": 0 <= self.verify_processes <= 64,
         }
         return [f"federation.{name}" for name, ok in checks.items() if not ok]
 

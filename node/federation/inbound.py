@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,7 @@ class FederationContext:
     directory: PeerDirectory = field(init=False)
     limiter: RateLimiter = field(init=False)
     on_own_change: Callable[[], None] = lambda: None  # wakes the pushers after a local publish
+    verify_pool: Executor | None = None  # worker processes for announcement checks (None: threads)
     _refreshed_at: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -290,7 +292,7 @@ async def _receive_announcements(request: web.Request) -> web.Response:
         raise MalformedMessage('expected {"announcements": [...]}')
     if len(items) > MAX_BATCH:
         raise RequestRejected(413, "batch_too_large", f"at most {MAX_BATCH} announcements a batch")
-    results = await ingest(context.node, items, await context.directory.usable())
+    results = await ingest(context.node, items, await context.directory.usable(), executor=context.verify_pool)
     accepted = sum(1 for result in results if result.status == "accepted")
     log.info("announcements received", extra={"peer": peer.base_url, "items": len(items), "accepted": accepted})
     return await signed_json(request, {"results": [result.as_json() for result in results]})

@@ -142,7 +142,12 @@ class Synchronizer:
                 and isinstance(answer.get("more"), bool)
             ):
                 raise PeerError(f"{peer.base_url}: the feed answered in an unknown shape")
-            results = await ingest(self._context.node, answer["announcements"], await self._context.directory.usable())
+            results = await ingest(
+                self._context.node,
+                answer["announcements"],
+                await self._context.directory.usable(),
+                executor=self._context.verify_pool,
+            )
             accepted = sum(1 for result in results if result.status == "accepted")
             if accepted:
                 log.info("announcements pulled", extra={"peer": peer.base_url, "accepted": accepted})

@@ -27,6 +27,7 @@ from node.signing_keys import load_key_set
 from tests.conftest import free_port
 
 FAST = FederationSettings(
+    verify_processes=0,  # threads: a process pool per test node would only slow the suite
     push_interval_seconds=0.1,
     pull_interval_seconds=0.5,
     backoff_initial_seconds=0.2,

@@ -252,3 +252,34 @@ async def test_more_requests_than_the_rate_limit_are_refused(target: RunningNode
     assert statuses[:30] == [200] * 30
     assert set(statuses[30:]) == {429}
     assert await _rejections(target, "rate_limited") == 5
+
+
+async def test_announcements_are_checked_in_worker_processes_when_configured(tmp_path: Path) -> None:
+    (node,) = await start_cluster(tmp_path, ["P"], Clock(), with_settings(FAST, verify_processes=1))
+    try:
+        peer = RemotePeer(crypto.SigningKey(secrets.token_bytes(32)))
+        async with node.node.database.transaction() as session:
+            await PeerStore(session).add(
+                base_url=REMOTE,
+                host="remote.example",
+                name="Remote College",
+                pinned_fingerprint="sha256:" + "0" * 64,
+                keys={peer.key.key_id: {"public_key": b64encode(peer.key.public_key), "expired_at": None}},
+                now=node.clock(),
+            )
+        node.app[FEDERATION].directory.invalidate()
+        now = node.clock()
+        forged = peer.announcement("m2", 1, now)
+        forged["availability"]["capacity"] = 7
+        body = _body(peer.announcement("m1", 1, now), forged)
+
+        status, answer = await _post(node, peer.signed(node.url + PATH, body, created=now), body)
+
+        assert status == 200
+        assert [(r["status"], r.get("error")) for r in answer["results"]] == [
+            ("accepted", None),
+            ("rejected", "bad_signature"),
+        ]
+        assert node.app[FEDERATION].verify_pool is not None
+    finally:
+        await node.stop()
