@@ -190,25 +190,24 @@ async def ingest(
         *(loop.run_in_executor(executor, _check_all, part, own, keys, now) for part in halves)
     )
     results: list[ItemResult] = []
-    verified: dict[tuple[str, str], tuple[int, Announcement, str]] = {}
+    verified: dict[tuple[str, str], tuple[int, StoredAnnouncement]] = {}
     for index, outcome in sorted((item for part in checked for item in part), key=lambda item: item[0]):
         if isinstance(outcome, ItemResult):
             results.append(outcome)
             continue
-        announcement, raw = outcome
-        key = (announcement.origin, announcement.mentor)
+        key = (outcome.origin, outcome.mentor)
         earlier = verified.get(key)
-        if earlier is not None and earlier[1].seq >= announcement.seq:
-            results.append(ItemResult(index, STALE, origin=key[0], mentor=key[1], seq=announcement.seq))
+        if earlier is not None and earlier[1].seq >= outcome.seq:
+            results.append(ItemResult(index, STALE, origin=key[0], mentor=key[1], seq=outcome.seq))
             continue
         if earlier is not None:
             results.append(ItemResult(earlier[0], STALE, origin=key[0], mentor=key[1], seq=earlier[1].seq))
-        verified[key] = (index, announcement, raw)
+        verified[key] = (index, outcome)
     async with node.database.transaction() as session:
         store = AnnouncementStore(session)
         stored_seqs = await store.seqs(list(verified))
         fresh = []
-        for key, (index, announcement, raw) in verified.items():
+        for key, (index, announcement) in verified.items():
             if stored_seqs.get(key, 0) >= announcement.seq:
                 results.append(
                     ItemResult(
@@ -221,7 +220,7 @@ async def ingest(
                     )
                 )
                 continue
-            fresh.append(_stored(announcement, raw))
+            fresh.append(announcement)
             results.append(ItemResult(index, ACCEPTED, origin=key[0], mentor=key[1], seq=announcement.seq))
         await store.upsert(fresh, now)
     return sorted(results, key=lambda result: result.index)
@@ -232,13 +231,13 @@ OriginKeys = Mapping[str, tuple[Mapping[str, bytes], Mapping[str, int]]]
 
 def _check_all(
     items: list[tuple[int, object]], own: str, keys: OriginKeys, now: int
-) -> list[tuple[int, ItemResult | tuple[Announcement, str]]]:
+) -> list[tuple[int, ItemResult | StoredAnnouncement]]:
     return [(index, _check(index, raw, own, keys, now)) for index, raw in items]
 
 
-def _check(index: int, raw: object, own: str, keys: OriginKeys, now: int) -> ItemResult | tuple[Announcement, str]:
-    """Verify one received announcement: the announcement and its compact JSON to store, or an
-    :class:`ItemResult` when it is not to be stored."""
+def _check(index: int, raw: object, own: str, keys: OriginKeys, now: int) -> ItemResult | StoredAnnouncement:
+    """Verify one received announcement: what to store (plain values, cheap to send back from a
+    worker process), or an :class:`ItemResult` when it is not to be stored."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("origin"), str):
         return ItemResult(index, REJECTED, error="malformed", message="not an announcement object")
     origin = str(raw["origin"])
@@ -263,7 +262,7 @@ def _check(index: int, raw: object, own: str, keys: OriginKeys, now: int) -> Ite
             error="bad_signature",
             message="signed by a key that was retired before the announcement was issued",
         )
-    return announcement, json.dumps(raw, separators=(",", ":"))
+    return _stored(announcement, json.dumps(raw, separators=(",", ":")))
 
 
 def _stored(announcement: Announcement, raw: str) -> StoredAnnouncement:
