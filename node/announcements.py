@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from node.errors import Conflict, NotFound
@@ -32,6 +34,7 @@ STALE = "stale"
 REJECTED = "rejected"
 IGNORED = "ignored"
 VERIFY_PARTS = 2
+log = logging.getLogger("mentornet.federation")
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,9 @@ async def _publish(
         else (lifetime_days or node.config.federation.announcement_lifetime_days) * DAY
     )
     async with node.database.transaction() as session:
-        member = await MemberStore(session).get(member_id)
+        # Locking the member row serializes publishes (and removal) of one mentor on PostgreSQL,
+        # so two writers never sign the same seq; SQLite's BEGIN IMMEDIATE already serializes.
+        member = await MemberStore(session).get(member_id, for_update=True)
         if member is None:
             raise NotFound(f"no member with id {member_id}")
         if availability is not None and member.status == MemberStatus.REMOVED:
@@ -155,7 +160,9 @@ def _operator_attested(
     if not isinstance(credentials, list):
         return dict(availability)
     checked: list[JsonValue] = [
-        {**c, "verified": c.get("title") in attested and c.get("verified") is True} if isinstance(c, dict) else c
+        {**c, "verified": isinstance(c.get("title"), str) and c["title"] in attested and c.get("verified") is True}
+        if isinstance(c, dict)
+        else c
         for c in credentials
     ]
     return {**availability, "credentials": checked}
@@ -186,9 +193,16 @@ async def ingest(
     # Signature checks release the GIL, so even threads keep both cores busy and the event loop free.
     halves = [list(enumerate(items))[half::VERIFY_PARTS] for half in range(VERIFY_PARTS)]
     loop = asyncio.get_running_loop()
-    checked = await asyncio.gather(
-        *(loop.run_in_executor(executor, _check_all, part, own, keys, now) for part in halves)
-    )
+    try:
+        checked = await asyncio.gather(
+            *(loop.run_in_executor(executor, _check_all, part, own, keys, now) for part in halves)
+        )
+    except BrokenProcessPool:
+        # A worker died (killed, out of memory): check on threads rather than refuse everything.
+        log.error("announcement worker processes are broken; checking on threads until restart")
+        checked = await asyncio.gather(
+            *(loop.run_in_executor(None, _check_all, part, own, keys, now) for part in halves)
+        )
     results: list[ItemResult] = []
     verified: dict[tuple[str, str], tuple[int, StoredAnnouncement]] = {}
     for index, outcome in sorted((item for part in checked for item in part), key=lambda item: item[0]):

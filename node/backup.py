@@ -178,7 +178,7 @@ def _online_copy(source: Path, target: Path, progress: Progress | None) -> None:
             progress(total - remaining, total)
 
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             dst = sqlite3.connect(target)
             try:

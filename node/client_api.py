@@ -111,7 +111,7 @@ async def _member(request: web.Request) -> str:
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.read())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise MalformedMessage(f"the body is not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise MalformedMessage("the body must be a JSON object")

@@ -33,7 +33,7 @@ from protocol.discovery import (
 )
 from protocol.errors import InvalidField
 
-FEED_PAGE = 2000
+FEED_PAGE = 500
 SLOTS_PER_HOUR = 60 // SLOT_MINUTES
 HOURS_PER_WEEK = 7 * 24
 
@@ -82,16 +82,19 @@ class MentorIndex:
             self._week = week_start(now)
             for key, listing in list(self._listings.items()):
                 self._add(key, listing.announcement, now)
+        while True:
+            # A short transaction per page, and the page applied outside it: a long catch-up
+            # neither holds the database nor keeps the event loop for more than one page.
+            async with self._node.database.transaction() as session:
+                page = await AnnouncementStore(session).feed(self._cursor, FEED_PAGE)
+            for item in page:
+                self._apply(json.loads(item.raw), now)
+            if page:
+                self._cursor = page[-1].feed_seq
+            if len(page) < FEED_PAGE:
+                break
+            await asyncio.sleep(0)
         async with self._node.database.transaction() as session:
-            store = AnnouncementStore(session)
-            while True:
-                page = await store.feed(self._cursor, FEED_PAGE)
-                for item in page:
-                    self._apply(json.loads(item.raw), now)
-                if page:
-                    self._cursor = page[-1].feed_seq
-                if len(page) < FEED_PAGE:
-                    break
             peer_store = PeerStore(session)
             peers = {peer.base_url: peer for peer in await peer_store.all()}
             blocked = await peer_store.blocked_hosts()

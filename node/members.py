@@ -177,6 +177,8 @@ async def redeem_invite(node: Node, code: str) -> Registration:
     Raises:
         InvalidInvite: if the code is unknown, used or expired (which of these is not said).
     """
+    if not code.isascii() or not 8 <= len(code) <= 128:
+        raise InvalidInvite("this invite code is not valid: unknown, already used, or expired")
     token = secrets.token_urlsafe(32)
     now = node.clock()
     async with node.database.transaction() as session:
@@ -247,7 +249,7 @@ async def remove_member(node: Node, member_id: str) -> None:
     """
     async with node.database.transaction() as session:
         members = MemberStore(session)
-        stored = await members.get(member_id)
+        stored = await members.get(member_id, for_update=True)
         if stored is None or stored.status == MemberStatus.REMOVED:
             problem = f"no member with id {member_id}" if stored is None else f"member {member_id} was already removed"
             raise NotFound(problem)

@@ -84,13 +84,13 @@ class FederationClient:
                 max_skew=self._node.config.federation.max_clock_skew_seconds,
             )
             return json.loads(response.body)
-        except (ProtocolError, ValueError) as exc:
+        except (ProtocolError, ValueError, RecursionError) as exc:
             raise PeerRefused(f"{peer.base_url}: the response does not verify: {exc}") from exc
 
 
 def _error_code(body: bytes) -> str:
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     return f"({parsed.get('error')}: {parsed.get('message')})" if isinstance(parsed, dict) else ""

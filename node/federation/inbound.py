@@ -285,7 +285,7 @@ async def _receive_announcements(request: web.Request) -> web.Response:
     context = request.app[FEDERATION]
     try:
         payload = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise MalformedMessage(f"the body is not JSON: {exc}") from exc
     items = payload.get("announcements") if isinstance(payload, dict) else None
     if not isinstance(items, list):
@@ -306,7 +306,7 @@ async def _announcement_feed(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", str(MAX_BATCH)))
     except ValueError as exc:
         raise MalformedMessage("since and limit must be integers") from exc
-    if since < 0 or not 1 <= limit <= MAX_BATCH:
+    if not 0 <= since < 2**63 or not 1 <= limit <= MAX_BATCH:
         raise MalformedMessage(f"since >= 0 and 1 <= limit <= {MAX_BATCH}")
     now = context.node.clock()
     async with context.node.database.transaction() as session:

@@ -65,10 +65,14 @@ def normalize_base_url(url: str) -> str:
     Raises:
         NodeError: if it is not an http(s) URL.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise NodeError(f"{url!r} is not a node base URL such as https://mentornet.example.org") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise NodeError(f"{url!r} is not a node base URL such as https://mentornet.example.org")
-    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    netloc = parts.hostname.lower() + (f":{port}" if port else "")
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
@@ -98,9 +102,13 @@ async def fetch_node_document(transport: Transport, base_url: str, *, now: int) 
         if not isinstance(raw, dict):
             raise PeerRefused(f"{base_url}{WELL_KNOWN}: not a JSON object")
         document = verify_node_document(raw, now=now)
-    except (ValueError, ProtocolError) as exc:
+    except (ValueError, RecursionError, ProtocolError) as exc:
         raise PeerRefused(f"{base_url}{WELL_KNOWN}: not a valid node document: {exc}") from exc
-    if normalize_base_url(document.base_url) != base_url:
+    try:
+        presented = normalize_base_url(document.base_url)
+    except NodeError as exc:
+        raise PeerRefused(f"{base_url} presents an invalid base URL; refusing") from exc
+    if presented != base_url:
         raise PeerRefused(f"{base_url} presents itself as {document.base_url}; refusing")
     return document
 
@@ -222,10 +230,16 @@ def usable(peers: dict[str, StoredPeer], blocked: set[str]) -> dict[str, StoredP
 
 def key_entries(document: NodeDocument) -> dict[str, dict[str, Any]]:
     """A document's keys as stored for a peer: public key, and ``expired_at`` for retired ones."""
-    entries: dict[str, dict[str, Any]] = {
-        key.id: {"public_key": key.public_key, "expired_at": None} for key in document.keys
-    }
-    entries.update({key.id: {"public_key": key.public_key, "expired_at": key.expired_at} for key in document.old_keys})
+    entries: dict[str, dict[str, Any]] = {}
+    listed: list[tuple[str, str, int | None]] = [(key.id, key.public_key, None) for key in document.keys]
+    listed += [(key.id, key.public_key, key.expired_at) for key in document.old_keys]
+    for key_id, encoded, expired_at in listed:
+        try:
+            if crypto.key_id(b64decode(encoded, field="public_key")) != key_id:
+                continue
+        except (ProtocolError, crypto.CryptoError):
+            continue  # a malformed entry is ignored, never stored: it must not spoil later checks
+        entries[key_id] = {"public_key": encoded, "expired_at": expired_at}
     return entries
 
 

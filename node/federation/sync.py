@@ -56,27 +56,43 @@ class Synchronizer:
         last_purge = -1e9
         try:
             while True:
-                peers = await self._context.directory.usable()
-                for base_url in peers.keys() - self._tasks.keys():
-                    self._wake[base_url] = asyncio.Event()
-                    self._tasks[base_url] = asyncio.create_task(self._peer_loop(base_url), name=f"sync {base_url}")
-                for base_url in self._tasks.keys() - peers.keys():
-                    self._tasks.pop(base_url).cancel()
-                    self._wake.pop(base_url, None)
-                if time.monotonic() - last_purge > PURGE_SECONDS:
-                    await self._purge()
-                    last_purge = time.monotonic()
+                try:
+                    last_purge = await self._supervise(last_purge)
+                except Exception:  # a passing database error must not end federation for good
+                    log.exception("federation supervisor round failed; retrying")
                 await asyncio.sleep(SUPERVISE_SECONDS)
         finally:
             for task in self._tasks.values():
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
+    async def _supervise(self, last_purge: float) -> float:
+        """Start a loop for each new peer, restart finished ones, stop removed ones; purge now and then."""
+        peers = await self._context.directory.usable()
+        for base_url, task in list(self._tasks.items()):
+            if task.done():
+                self._tasks.pop(base_url)
+        for base_url in peers.keys() - self._tasks.keys():
+            self._wake[base_url] = asyncio.Event()
+            self._tasks[base_url] = asyncio.create_task(self._peer_loop(base_url), name=f"sync {base_url}")
+        for base_url in self._tasks.keys() - peers.keys():
+            self._tasks.pop(base_url).cancel()
+            self._wake.pop(base_url, None)
+        if time.monotonic() - last_purge > PURGE_SECONDS:
+            await self._purge()
+            return time.monotonic()
+        return last_purge
+
     async def _peer_loop(self, base_url: str) -> None:
         settings = self._context.settings
         next_pull = 0.0
         while True:
-            peer = (await self._context.directory.usable()).get(base_url)
+            try:
+                peer = (await self._context.directory.usable()).get(base_url)
+            except Exception:  # the database may be busy or away for a moment
+                log.exception("cannot read peers; retrying", extra={"peer": base_url})
+                await asyncio.sleep(settings.push_interval_seconds)
+                continue
             if peer is None:
                 return
             if peer.retry_at is None or peer.retry_at <= self._context.node.clock():
@@ -91,8 +107,11 @@ class Synchronizer:
                             peer, failures=0, retry_at=None, last_error=None, last_contact_at=self._context.node.clock()
                         )
                 except PeerError as exc:
-                    await self._failed(peer, exc)
-                except Exception:  # a bug must not end the loop for this peer for good
+                    try:
+                        await self._failed(peer, exc)
+                    except Exception:
+                        log.exception("cannot record a sync failure", extra={"peer": base_url})
+                except Exception:  # a bug or a database hiccup must not end the loop for this peer
                     log.exception("sync with peer failed unexpectedly", extra={"peer": base_url})
             wake = self._wake.get(base_url)
             if wake is None:
@@ -151,6 +170,8 @@ class Synchronizer:
             accepted = sum(1 for result in results if result.status == "accepted")
             if accepted:
                 log.info("announcements pulled", extra={"peer": peer.base_url, "accepted": accepted})
+            if answer["next"] <= cursor and answer["more"]:
+                raise PeerError(f"{peer.base_url}: the feed says there is more but does not advance")
             cursor = max(cursor, answer["next"])
             await self._record(peer, feed_cursor=cursor)
             if not answer["more"]:

@@ -55,9 +55,14 @@ class AiohttpTransport:
             async with self._session.request(
                 request.method, request.url, headers=request.headers, data=request.body or None, allow_redirects=False
             ) as response:
-                body = await response.content.read(self._max + 1)
-                if len(body) > self._max:
-                    raise PeerRefused(f"{request.url}: response larger than {self._max} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > self._max:
+                        raise PeerRefused(f"{request.url}: response larger than {self._max} bytes")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
                 headers = {name.lower(): value for name, value in response.headers.items()}
                 return PeerResponse(response.status, headers, body)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:

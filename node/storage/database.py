@@ -51,6 +51,8 @@ class Database:
                 yield session
         except DBAPIError as exc:
             raise StorageError(f"{self.where}: database error: {exc.orig}") from exc
+        except (SQLAlchemyError, OSError, OverflowError) as exc:
+            raise StorageError(f"{self.where}: database unavailable: {type(exc).__name__}: {exc}") from exc
 
     async def ping(self) -> None:
         """Run a trivial query; raise :class:`StorageError` if the database does not answer."""

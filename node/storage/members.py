@@ -62,8 +62,9 @@ class MemberStore:
         )
         await self._session.flush()
 
-    async def get(self, member_id: str) -> StoredMember | None:
-        row = await self._session.get(MemberRow, member_id)
+    async def get(self, member_id: str, *, for_update: bool = False) -> StoredMember | None:
+        """The member row (locked until the transaction ends when ``for_update``)."""
+        row = await self._session.get(MemberRow, member_id, with_for_update=for_update)
         return None if row is None else _stored(row)
 
     async def all(self) -> list[StoredMember]:

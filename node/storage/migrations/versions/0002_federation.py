@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("value", sa.BigInteger(), nullable=False),
     )
+    op.execute("INSERT INTO feed_counter (id, value) VALUES (1, 0)")  # always there to lock
     op.create_table(
         "seen_nonces",
         sa.Column("keyid", sa.String(length=400), primary_key=True),
