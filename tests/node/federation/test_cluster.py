@@ -174,6 +174,8 @@ async def _search_sends_nothing(a: RunningNode, _b: RunningNode, c: RunningNode)
     token = await a.mentee_token()
     await _publish(c, mentor)
     await eventually(lambda: _has(a, token, mentor), what="the announcement at A")
+    # The start-up pull from every peer must be over (peer loops start within a few seconds).
+    await eventually(lambda: _pulled_from(a, [_b.url, c.url]), what="A's first pull from each peer")
     await eventually(lambda: _quiet(a), what="A's sync going quiet")
 
     sent_before = len(a.transport.sent)
@@ -181,6 +183,11 @@ async def _search_sends_nothing(a: RunningNode, _b: RunningNode, c: RunningNode)
         await a.search(token, query)
 
     assert a.transport.sent[sent_before:] == []
+
+
+async def _pulled_from(node: RunningNode, urls: list[str]) -> bool:
+    pulled = {r.url.split("/federation/")[0] for r in node.transport.sent if r.method == "GET" and "since=" in r.url}
+    return set(urls) <= pulled
 
 
 async def _quiet(node: RunningNode) -> bool:
