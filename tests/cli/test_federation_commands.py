@@ -84,6 +84,16 @@ def local(tmp_path: Path) -> Path:
     return data_dir
 
 
+def _invite(data_dir: Path, email: str, name: str, role: str) -> str:
+    invited = _json(
+        _run(
+            "member", "invite", "--data-dir", str(data_dir), "--email", email, "--name", name, "--role", role, "--json"
+        )
+    )
+    assert isinstance(invited, dict)
+    return str(invited["member_id"])
+
+
 def test_peer_add_pins_a_node_whose_fingerprint_matches(served_peer: tuple[str, str, Path], local: Path) -> None:
     url, fingerprint, _ = served_peer
     added = _json(_run("peer", "add", url, "--fingerprint", fingerprint, "--data-dir", str(local), "--json"))
@@ -126,23 +136,7 @@ def test_block_and_unblock_a_host(local: Path) -> None:
 
 
 def test_announce_then_discover_locally_with_reasons(local: Path) -> None:
-    invited = _json(
-        _run(
-            "member",
-            "invite",
-            "--data-dir",
-            str(local),
-            "--email",
-            "m@a.example",
-            "--name",
-            "Mia",
-            "--role",
-            "mentor",
-            "--json",
-        )
-    )
-    assert isinstance(invited, dict)
-    member_id = invited["member_id"]
+    member_id = _invite(local, "m@a.example", "Mia", "mentor")
     announced = _json(
         _run(
             "member",
@@ -194,26 +188,11 @@ def test_announce_then_discover_locally_with_reasons(local: Path) -> None:
 
 
 def test_announcing_for_a_mentee_is_refused(local: Path) -> None:
-    invited = _json(
-        _run(
-            "member",
-            "invite",
-            "--data-dir",
-            str(local),
-            "--email",
-            "e@a.example",
-            "--name",
-            "Eve",
-            "--role",
-            "mentee",
-            "--json",
-        )
-    )
-    assert isinstance(invited, dict)
+    member_id = _invite(local, "e@a.example", "Eve", "mentee")
     result = _run(
         "member",
         "announce",
-        invited["member_id"],
+        member_id,
         "--data-dir",
         str(local),
         "--topic",

@@ -93,18 +93,7 @@ def test_init_refuses_to_overwrite_an_existing_node(data_dir: Path, runner: CliR
 def test_init_with_a_key_file_creates_it_private(tmp_path: Path, runner: CliRunner) -> None:
     key_file = tmp_path / "secret" / "node.key"
     key_file.parent.mkdir()
-    result = _run(
-        runner,
-        "init",
-        "--data-dir",
-        str(tmp_path / "n"),
-        "--name",
-        "K",
-        "--url",
-        "https://k.example",
-        "--key-file",
-        str(key_file),
-    )
+    result = _run(runner, *_key_file_init(tmp_path, key_file))
     assert result.exit_code == 0, result.output
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert str(key_file) in result.stdout
@@ -325,7 +314,9 @@ def test_db_upgrade_reports_the_revision(data_dir: Path, runner: CliRunner) -> N
     }
 
 
-def _key_file_init(tmp_path: Path) -> list[str]:
+def _key_file_init(tmp_path: Path, key_file: Path | None = None) -> list[str]:
+    """``init`` arguments for a key-file node in ``tmp_path/n`` (key file default ``tmp_path/k.key``)."""
+    key = key_file or tmp_path / "k.key"
     return [
         "init",
         "--data-dir",
@@ -335,7 +326,7 @@ def _key_file_init(tmp_path: Path) -> list[str]:
         "--url",
         "https://k.example",
         "--key-file",
-        str(tmp_path / "k.key"),
+        str(key),
     ]
 
 
