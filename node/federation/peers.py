@@ -213,13 +213,8 @@ async def list_peers(node: Node) -> tuple[list[PeerStatus], set[str]]:
     async with node.database.transaction() as session:
         peers = await PeerStore(session).all()
         blocked = await PeerStore(session).blocked_hosts()
-        statuses = []
-        for peer in peers:
-            pending = await AnnouncementStore(session).feed(peer.push_cursor, 10_000)
-            now = node.clock()
-            statuses.append(
-                PeerStatus(peer, sum(1 for item in pending if item.origin == own and item.expires_at > now))
-            )
+        store = AnnouncementStore(session)
+        statuses = [PeerStatus(peer, await store.pending(own, peer.push_cursor, node.clock())) for peer in peers]
     return statuses, blocked
 
 

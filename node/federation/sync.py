@@ -127,13 +127,11 @@ class Synchronizer:
         sent = False
         while True:
             async with self._context.node.database.transaction() as session:
-                page = await AnnouncementStore(session).feed(cursor, limit)
+                page = await AnnouncementStore(session).feed(cursor, limit, origin=self._client.origin)
             if not page:
                 return sent
             now = self._context.node.clock()
-            ours = [
-                json.loads(item.raw) for item in page if item.origin == self._client.origin and item.expires_at > now
-            ]
+            ours = [json.loads(item.raw) for item in page if item.expires_at > now]
             if ours:
                 sent = True
                 answer = await self._client.post(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
+from node.storage.sql import insert
 from node.storage.tables import AnnouncementRow, FeedCounterRow
 
 
@@ -69,8 +68,7 @@ class AnnouncementStore:
         await self._session.flush()
         table = SQLModel.metadata.tables[AnnouncementRow.__tablename__]
         connection = await self._session.connection()
-        insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
-        statement = insert(table)
+        statement = insert(connection, table)
         statement = statement.on_conflict_do_update(
             index_elements=["origin", "mentor"],
             set_={name: statement.excluded[name] for name in _REPLACED},
@@ -92,17 +90,26 @@ class AnnouncementStore:
         ]
         await connection.execute(statement, rows)
 
-    async def feed(self, since: int, limit: int) -> list[StoredAnnouncement]:
-        """Changes after ``since`` in feed order."""
-        rows = (
-            await self._session.execute(
-                select(AnnouncementRow)
-                .where(col(AnnouncementRow.feed_seq) > since)
-                .order_by(col(AnnouncementRow.feed_seq))
-                .limit(limit)
-            )
-        ).scalars()
+    async def feed(self, since: int, limit: int, *, origin: str | None = None) -> list[StoredAnnouncement]:
+        """Changes after ``since`` in feed order; only ``origin``'s when given."""
+        query = select(AnnouncementRow).where(col(AnnouncementRow.feed_seq) > since)
+        if origin is not None:
+            query = query.where(col(AnnouncementRow.origin) == origin)
+        rows = (await self._session.execute(query.order_by(col(AnnouncementRow.feed_seq)).limit(limit))).scalars()
         return [_stored(row) for row in rows]
+
+    async def pending(self, origin: str, since: int, now: int) -> int:
+        """How many of ``origin``'s unexpired changes come after ``since`` (a peer's push backlog)."""
+        query = (
+            select(func.count())
+            .select_from(AnnouncementRow)
+            .where(
+                col(AnnouncementRow.origin) == origin,
+                col(AnnouncementRow.feed_seq) > since,
+                col(AnnouncementRow.expires_at) > now,
+            )
+        )
+        return int((await self._session.execute(query)).scalar_one())
 
     async def feed_head(self) -> int:
         counter = await self._session.get(FeedCounterRow, 1)

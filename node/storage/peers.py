@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -66,12 +66,10 @@ class PeerStore:
 
     async def update(self, base_url: str, **changes: object) -> None:
         """Change columns of one peer (``keys`` as a dict)."""
-        row = await self._row(base_url)
-        if row is None:
-            return
-        for name, value in changes.items():
-            setattr(row, name, json.dumps(value, sort_keys=True) if name == "keys" else value)
-        await self._session.flush()
+        values = {
+            name: json.dumps(value, sort_keys=True) if name == "keys" else value for name, value in changes.items()
+        }
+        await self._session.execute(update(PeerRow).where(col(PeerRow.base_url) == base_url).values(**values))
 
     async def block(self, host: str, now: int) -> None:
         if await self._session.get(BlockedHostRow, host) is None:

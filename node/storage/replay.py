@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from node.storage.sql import insert
 from node.storage.tables import SeenNonceRow
 
 
@@ -15,14 +15,14 @@ class NonceStore:
         self._session = session
 
     async def remember(self, keyid: str, nonce: str, expires_at: int) -> bool:
-        """Record a nonce; ``False`` if it was already seen (a replay)."""
-        try:
-            async with self._session.begin_nested():
-                self._session.add(SeenNonceRow(keyid=keyid, nonce=nonce, expires_at=expires_at))
-                await self._session.flush()
-        except IntegrityError:
-            return False
-        return True
+        """Record a nonce; ``False`` if it was already seen (a replay). One statement, no savepoint."""
+        connection = await self._session.connection()
+        result = await connection.execute(
+            insert(connection, SeenNonceRow.__table__)  # type: ignore[attr-defined]
+            .values(keyid=keyid, nonce=nonce, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["keyid", "nonce"])
+        )
+        return bool(result.rowcount)
 
     async def forget_expired(self, now: int) -> int:
         result = await self._session.execute(delete(SeenNonceRow).where(col(SeenNonceRow.expires_at) <= now))

@@ -7,7 +7,7 @@ Every schema change goes through a migration in ``node/storage/migrations``.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -175,7 +175,10 @@ class AnnouncementRow(SQLModel, table=True):
     """
 
     __tablename__ = "announcements"
-    __table_args__ = (UniqueConstraint("origin", "mentor", name="uq_announcements_origin_mentor"),)
+    __table_args__ = (
+        UniqueConstraint("origin", "mentor", name="uq_announcements_origin_mentor"),
+        Index("ix_announcements_origin_feed_seq", "origin", "feed_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     origin: str = Field(max_length=300)
