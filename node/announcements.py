@@ -218,25 +218,21 @@ async def ingest(
             results.append(ItemResult(earlier[0], STALE, origin=key[0], mentor=key[1], seq=earlier[1].seq))
         verified[key] = (index, outcome)
     async with node.database.transaction() as session:
-        store = AnnouncementStore(session)
-        stored_seqs = await store.seqs(list(verified))
-        fresh = []
-        for key, (index, announcement) in verified.items():
-            if stored_seqs.get(key, 0) >= announcement.seq:
-                results.append(
-                    ItemResult(
-                        index,
-                        STALE,
-                        origin=key[0],
-                        mentor=key[1],
-                        seq=announcement.seq,
-                        message=f"stored seq is {stored_seqs[key]}",
-                    )
-                )
-                continue
-            fresh.append(announcement)
+        stored = await AnnouncementStore(session).upsert([outcome for _, outcome in verified.values()], now)
+    for key, (index, announcement) in verified.items():
+        if key in stored:
             results.append(ItemResult(index, ACCEPTED, origin=key[0], mentor=key[1], seq=announcement.seq))
-        await store.upsert(fresh, now)
+        else:
+            results.append(
+                ItemResult(
+                    index,
+                    STALE,
+                    origin=key[0],
+                    mentor=key[1],
+                    seq=announcement.seq,
+                    message="the same or a higher seq is already stored",
+                )
+            )
     return sorted(results, key=lambda result: result.index)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import SQLModel, col, select
 
 from node.storage.sql import insert
@@ -35,30 +35,17 @@ class AnnouncementStore:
         row = await self._row(origin, mentor)
         return None if row is None else _stored(row)
 
-    async def seqs(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """The stored ``seq`` of each (origin, mentor) that has one."""
-        if not keys:
-            return {}
-        origins = {origin for origin, _ in keys}
-        mentors = {mentor for _, mentor in keys}
-        result = await self._session.execute(
-            select(col(AnnouncementRow.origin), col(AnnouncementRow.mentor), col(AnnouncementRow.seq)).where(
-                col(AnnouncementRow.origin).in_(origins), col(AnnouncementRow.mentor).in_(mentors)
-            )
-        )
-        wanted = set(keys)
-        return {(o, m): s for o, m, s in result.all() if (o, m) in wanted}
-
-    async def upsert(self, items: list[StoredAnnouncement], now: int) -> None:
-        """Store each item as the newest for its (origin, mentor), in one statement for the batch.
+    async def upsert(self, items: list[StoredAnnouncement], now: int) -> set[tuple[str, str]]:
+        """Store each item as the newest for its (origin, mentor), in one statement for the batch;
+        return the (origin, mentor) of the items stored. An item is not stored when the same or a
+        higher ``seq`` already is, which also settles a race between two writers of one mentor.
 
         Feed sequence numbers come from the counter row, which stays locked until the transaction
-        ends, so they are handed out in commit order and the feed never skips a change. The
-        upsert only replaces a row whose ``seq`` is lower, which also settles a race between two
-        writers of the same mentor.
+        ends, so they are handed out in commit order and the feed never skips a change (an item
+        not stored leaves a gap in the numbers, which readers never notice).
         """
         if not items:
-            return
+            return set()
         counter = await self._session.get(FeedCounterRow, 1, with_for_update=True)
         if counter is None:
             counter = FeedCounterRow(id=1, value=0)
@@ -66,16 +53,12 @@ class AnnouncementStore:
         first = counter.value + 1
         counter.value += len(items)
         await self._session.flush()
-        table = SQLModel.metadata.tables[AnnouncementRow.__tablename__]
         connection = await self._session.connection()
-        statement = insert(connection, table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["origin", "mentor"],
-            set_={name: statement.excluded[name] for name in _REPLACED},
-            where=table.c.seq < statement.excluded.seq,
-        )
-        rows = [
-            {
+        sql, order = _upsert_sql(connection)
+        last = first + len(items) - 1
+        rows = []
+        for offset, item in enumerate(items):
+            values = {
                 "origin": item.origin,
                 "mentor": item.mentor,
                 "seq": item.seq,
@@ -86,9 +69,14 @@ class AnnouncementStore:
                 "feed_seq": first + offset,
                 "received_at": now,
             }
-            for offset, item in enumerate(items)
-        ]
-        await connection.execute(statement, rows)
+            rows.append(tuple(values[name] for name in order))
+        await connection.exec_driver_sql(sql, rows)
+        # A stored item took its feed number; one refused by the seq guard did not.
+        table = AnnouncementRow.__table__  # type: ignore[attr-defined]
+        written = await connection.execute(
+            select(table.c.origin, table.c.mentor).where(table.c.feed_seq.between(first, last))
+        )
+        return {(origin, mentor) for origin, mentor in written.all()}
 
     async def feed(self, since: int, limit: int, *, origin: str | None = None) -> list[StoredAnnouncement]:
         """Changes after ``since`` in feed order; only ``origin``'s when given."""
@@ -158,3 +146,24 @@ def _stored(row: AnnouncementRow) -> StoredAnnouncement:
     return StoredAnnouncement(
         row.origin, row.mentor, row.seq, row.issued_at, row.expires_at, row.withdrawn, row.raw, row.feed_seq
     )
+
+
+_UPSERT_SQL: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def _upsert_sql(connection: AsyncConnection) -> tuple[str, tuple[str, ...]]:
+    """The upsert as driver SQL and its parameters' order, compiled once per backend and executed
+    with plain tuples: SQLAlchemy's per-row parameter handling cost twice the statement itself."""
+    dialect = connection.dialect
+    if dialect.name not in _UPSERT_SQL:
+        table = SQLModel.metadata.tables[AnnouncementRow.__tablename__]
+        plain = insert(dialect, table).values({name: bindparam(name) for name in ("origin", "mentor", *_REPLACED)})
+        statement = plain.on_conflict_do_update(
+            index_elements=["origin", "mentor"],
+            set_={name: plain.excluded[name] for name in _REPLACED},
+            where=table.c.seq < plain.excluded.seq,
+        )
+        compiled = statement.compile(dialect=dialect)
+        assert compiled.positiontup is not None
+        _UPSERT_SQL[dialect.name] = (compiled.string, tuple(compiled.positiontup))
+    return _UPSERT_SQL[dialect.name]

@@ -18,7 +18,7 @@ class NonceStore:
         """Record a nonce; ``False`` if it was already seen (a replay). One statement, no savepoint."""
         connection = await self._session.connection()
         result = await connection.execute(
-            insert(connection, SeenNonceRow.__table__)  # type: ignore[attr-defined]
+            insert(connection.dialect, SeenNonceRow.__table__)  # type: ignore[attr-defined]
             .values(keyid=keyid, nonce=nonce, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["keyid", "nonce"])
         )

@@ -23,7 +23,9 @@ async def _actions(node: Node) -> list[str]:
 
 
 async def _some_admin_actions(node: Node) -> None:
-    invitation = await invite_member(node, MemberProfile.validated(name="Ada Lovelace", email="ada.lovelace@example.org"), "mentor")
+    invitation = await invite_member(
+        node, MemberProfile.validated(name="Ada Lovelace", email="ada.lovelace@example.org"), "mentor"
+    )
     await export_member(node, invitation.member_id)
     await remove_member(node, invitation.member_id)
     await rotate_signing_key(node)
