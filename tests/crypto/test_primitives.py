@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crypto import _primitives
-from crypto.errors import InvalidKey, InvalidSignature
+from crypto.errors import DecryptionFailed, InvalidKey, InvalidSignature
 
 VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors"
 
@@ -138,3 +138,88 @@ def test_argon2id_matches_rfc9106_with_secret_and_associated_data(vector: dict[s
     )
 
     assert tag.hex() == vector["tag"]
+
+
+# --- X25519 (RFC 7748 sections 5.2 and 6.1) -----------------------------------------------------
+
+X25519_VECTORS = json.loads((VECTORS_DIR / "x25519_rfc7748.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("vector", X25519_VECTORS["x25519"], ids=_ids(X25519_VECTORS["x25519"]))
+def test_x25519_matches_rfc7748_section_5_2(vector: dict[str, str]) -> None:
+    output = _primitives.x25519(bytes.fromhex(vector["scalar"]), bytes.fromhex(vector["u_coordinate"]))
+    assert output.hex() == vector["output"]
+
+
+def test_x25519_iterated_matches_rfc7748_section_5_2() -> None:
+    iterated = X25519_VECTORS["x25519_iterated"]
+    k = u = bytes.fromhex(iterated["initial_k"])
+    for round_ in range(1, 1001):
+        k, u = _primitives.x25519(k, u), k
+        if round_ == 1:
+            assert k.hex() == iterated["after_1_iteration"]
+    assert k.hex() == iterated["after_1000_iterations"]
+
+
+def test_x25519_diffie_hellman_matches_rfc7748_section_6_1() -> None:
+    dh = X25519_VECTORS["diffie_hellman"]
+    alice, bob = bytes.fromhex(dh["alice_private"]), bytes.fromhex(dh["bob_private"])
+    assert _primitives.x25519_public_from_private(alice).hex() == dh["alice_public"]
+    assert _primitives.x25519_public_from_private(bob).hex() == dh["bob_public"]
+    assert _primitives.x25519(alice, bytes.fromhex(dh["bob_public"])).hex() == dh["shared_secret"]
+    assert _primitives.x25519(bob, bytes.fromhex(dh["alice_public"])).hex() == dh["shared_secret"]
+
+
+def test_x25519_refuses_a_small_order_public_key_and_wrong_lengths() -> None:
+    with pytest.raises(InvalidKey):
+        _primitives.x25519(bytes(range(32)), bytes(32))  # the point of order 1 gives an all-zero secret
+    with pytest.raises(InvalidKey):
+        _primitives.x25519(bytes(31), bytes(32))
+    with pytest.raises(InvalidKey):
+        _primitives.x25519(bytes(32), bytes(33))
+
+
+# --- ML-KEM-768 (FIPS 203) ----------------------------------------------------------------------
+
+
+def test_mlkem768_encapsulated_secret_is_the_decapsulated_one() -> None:
+    seed = bytes(range(64))
+    public_key = _primitives.mlkem768_public_from_seed(seed)
+    assert len(public_key) == _primitives.MLKEM768_PUBLIC_BYTES
+    secret, ciphertext = _primitives.mlkem768_encapsulate(public_key)
+    assert len(secret) == 32 and len(ciphertext) == _primitives.MLKEM768_CIPHERTEXT_BYTES
+    assert _primitives.mlkem768_decapsulate(seed, ciphertext) == secret
+
+
+def test_mlkem768_keys_are_deterministic_in_the_seed() -> None:
+    assert _primitives.mlkem768_public_from_seed(bytes(64)) == _primitives.mlkem768_public_from_seed(bytes(64))
+    assert _primitives.mlkem768_public_from_seed(bytes(64)) != _primitives.mlkem768_public_from_seed(b"\1" * 64)
+
+
+def test_mlkem768_tampered_ciphertext_gives_an_unrelated_secret() -> None:
+    seed = bytes(range(64))
+    secret, ciphertext = _primitives.mlkem768_encapsulate(_primitives.mlkem768_public_from_seed(seed))
+    assert _primitives.mlkem768_decapsulate(seed, _flip_bit(ciphertext, 100)) != secret
+
+
+def test_mlkem768_refuses_wrong_lengths() -> None:
+    with pytest.raises(InvalidKey):
+        _primitives.mlkem768_encapsulate(bytes(1183))
+    with pytest.raises(InvalidKey):
+        _primitives.mlkem768_decapsulate(bytes(64), bytes(1087))
+    with pytest.raises(InvalidKey):
+        _primitives.mlkem768_public_from_seed(bytes(32))
+
+
+# --- Sealed boxes (libsodium crypto_box_seal) ---------------------------------------------------
+
+
+def test_sealed_box_opens_only_with_the_recipients_key() -> None:
+    recipient, other = bytes(range(32)), bytes(range(1, 33))
+    sealed = _primitives.sealed_box(_primitives.x25519_public_from_private(recipient), b"for you")
+    assert len(sealed) == len(b"for you") + 48
+    assert _primitives.sealed_box_open(recipient, sealed) == b"for you"
+    with pytest.raises(DecryptionFailed):
+        _primitives.sealed_box_open(other, sealed)
+    with pytest.raises(DecryptionFailed):
+        _primitives.sealed_box_open(recipient, _flip_bit(sealed, 8 * 40))
