@@ -29,7 +29,7 @@ from node.errors import (
     StorageError,
     Unauthorized,
 )
-from node.federation import inbound
+from node.federation import inbound, messages
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, FederationContext
 from node.federation.sync import Synchronizer
@@ -77,6 +77,7 @@ def build_app(
     app.router.add_get("/.well-known/mentornet", _node_document)
     app.router.add_get("/metrics", _metrics)
     inbound.add_routes(app)
+    messages.add_routes(app)
     client_api.add_routes(app)
     return app
 
@@ -97,6 +98,7 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         warm_up = asyncio.create_task(app[client_api.INDEX].refresh(), name="discovery index warm-up")
         synchronizer = Synchronizer(federation, FederationClient(node, app[TRANSPORT]))
         federation.on_own_change = synchronizer.notify_changed
+        federation.on_outbox = synchronizer.notify_outbox
         sync_task = asyncio.create_task(synchronizer.run(), name="federation sync")
         log.info(
             "node started",

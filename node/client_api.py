@@ -13,24 +13,53 @@ from aiohttp import web
 
 from node.announcements import publish_availability, withdraw_availability
 from node.discovery import MentorIndex, make_query, result_json
-from node.errors import RequestRejected, Unauthorized
+from node.errors import Conflict, NotFound, PeerRefused, RequestRejected, Unauthorized
+from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, RateLimiter
+from node.federation.messages import fetch_remote_keys
+from node.federation.peers import normalize_base_url
 from node.members import member_for_token, redeem_invite
+from node.messaging import (
+    MAX_MESSAGE_BATCH,
+    acknowledge,
+    add_prekeys,
+    key_bundles,
+    parse_recipient,
+    prekey_counts,
+    receive,
+    register_device,
+    send,
+)
+from node.openapi import OPENAPI
 from protocol.discovery import parse_window
+from protocol.encoding import b64decode, b64encode
 from protocol.errors import MalformedMessage
 from protocol.member import validate_timezone
 
 INDEX = web.AppKey("mentor_index", MentorIndex)
 CLIENT_LIMITER = web.AppKey("client_limiter", RateLimiter)
 CLIENT_REQUESTS_PER_MINUTE = 600
+MAX_WAIT_SECONDS = 30.0
 
 
 def add_routes(app: web.Application) -> None:
     app[CLIENT_LIMITER] = RateLimiter(CLIENT_REQUESTS_PER_MINUTE)
+    app.router.add_get("/client/v1/openapi.json", _openapi)
     app.router.add_post("/client/v1/register", _register)
     app.router.add_put("/client/v1/me/availability", _put_availability)
     app.router.add_delete("/client/v1/me/availability", _delete_availability)
     app.router.add_get("/client/v1/mentors", _mentors)
+    app.router.add_put("/client/v1/me/devices/{device}", _put_device)
+    app.router.add_post("/client/v1/me/devices/{device}/prekeys", _post_prekeys)
+    app.router.add_get("/client/v1/me/devices/{device}/prekeys", _get_prekeys)
+    app.router.add_get("/client/v1/keys", _keys)
+    app.router.add_post("/client/v1/messages", _send)
+    app.router.add_get("/client/v1/messages", _receive)
+    app.router.add_post("/client/v1/messages/ack", _acknowledge)
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
 
 
 async def _register(request: web.Request) -> web.Response:
@@ -93,6 +122,121 @@ async def _mentors(request: web.Request) -> web.Response:
     found = await index.search(mentee_query)
     results = [result_json(match, listing, index.institution(listing.announcement.origin)) for match, listing in found]
     return web.json_response({"results": results, "count": len(results)})
+
+
+async def _put_device(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    body = await _json_body(request)
+    counts = await register_device(
+        request.app[FEDERATION].node, member_id, {**body, "device": request.match_info["device"]}
+    )
+    return web.json_response({"device": request.match_info["device"], "one_time_prekeys": counts})
+
+
+async def _post_prekeys(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    body = await _json_body(request)
+    device = request.match_info["device"]
+    counts = await add_prekeys(request.app[FEDERATION].node, member_id, device, body.get("one_time_prekeys"))
+    return web.json_response({"device": device, "one_time_prekeys": counts})
+
+
+async def _get_prekeys(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    device = request.match_info["device"]
+    counts = await prekey_counts(request.app[FEDERATION].node, member_id, device)
+    return web.json_response({"device": device, "one_time_prekeys": counts})
+
+
+async def _keys(request: web.Request) -> web.Response:
+    """A member's device list and key bundles: from this node, or from the member's home node."""
+    await _member(request)
+    context = request.app[FEDERATION]
+    node_url, member = request.query.get("node", context.origin), request.query.get("member")
+    if not member:
+        raise MalformedMessage("name the member: /client/v1/keys?node=URL&member=ID")
+    home = normalize_base_url(node_url)
+    if home == context.origin:
+        return web.json_response(await key_bundles(context.node, member))
+    peer = (await context.directory.usable()).get(home)
+    if peer is None:
+        raise Conflict(f"{home} is not a peer of this node")
+    try:
+        answer = await fetch_remote_keys(
+            FederationClient(context.node, context.transport), peer, member, await context.keys.current()
+        )
+    except PeerRefused as exc:
+        if exc.status == 404:
+            raise NotFound(f"no member {member} with a registered device at {home}") from exc
+        raise
+    return web.json_response(answer)
+
+
+async def _send(request: web.Request) -> web.Response:
+    """Send up to 100 sealed messages; each is answered on its own (delivered, duplicate, queued,
+    or rejected with a code), so one bad recipient does not spoil the others."""
+    await _member(request)
+    body = await _json_body(request)
+    items = body.get("messages")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_MESSAGE_BATCH:
+        raise MalformedMessage(f'expected {{"messages": [1 to {MAX_MESSAGE_BATCH} messages]}}')
+    context = request.app[FEDERATION]
+    peers = list(await context.directory.usable())
+    results = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("ciphertext"), str):
+            raise MalformedMessage('each message is {"to": {...}, "id": ID, "ciphertext": base64url}')
+        recipient = parse_recipient(item.get("to"))
+        try:
+            status = await send(
+                context.node, recipient, item.get("id"), b64decode(item["ciphertext"], field="ciphertext"), peers
+            )
+        except (NotFound, Conflict) as exc:
+            results.append({"id": item.get("id"), "status": "rejected", "error": exc.code, "message": str(exc)})
+            continue
+        if status == "queued":
+            context.on_outbox(recipient.node)
+        else:
+            context.mailboxes.notify(recipient.member, recipient.device)
+        results.append({"id": item.get("id"), "status": status})
+    return web.json_response({"results": results})
+
+
+async def _receive(request: web.Request) -> web.Response:
+    """Sealed messages for one of the member's devices, oldest first; with ``wait``, a long poll."""
+    member_id = await _member(request)
+    query = request.query
+    device = query.get("device", "")
+    try:
+        wait = min(float(query.get("wait", "0")), MAX_WAIT_SECONDS)
+        limit = min(int(query.get("limit", "100")), 500)
+    except ValueError as exc:
+        raise MalformedMessage("wait and limit must be numbers") from exc
+    context = request.app[FEDERATION]
+    messages = await receive(context.node, member_id, device, limit)
+    if not messages and wait > 0:
+        await context.mailboxes.wait(member_id, device, wait)
+        messages = await receive(context.node, member_id, device, limit)
+    return web.json_response(
+        {
+            "messages": [
+                {"id": m.message_id, "ciphertext": b64encode(m.ciphertext), "received_at": m.at} for m in messages
+            ]
+        }
+    )
+
+
+async def _acknowledge(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    body = await _json_body(request)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 500:
+        raise MalformedMessage('expected {"device": ID, "ids": [up to 500 message ids]}')
+    device = body.get("device")
+    if not isinstance(device, str):
+        raise MalformedMessage("name the device whose messages are acknowledged")
+    deleted = await acknowledge(request.app[FEDERATION].node, member_id, device, ids)
+    return web.json_response({"acknowledged": deleted})
 
 
 async def _member(request: web.Request) -> str:

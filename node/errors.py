@@ -82,7 +82,13 @@ class PeerUnreachable(PeerError):
 
 
 class PeerRefused(PeerError):
+    """The peer answered, but with an error status (``status``) or an answer that does not verify."""
+
     code = "peer_refused"
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RequestRejected(NodeError):

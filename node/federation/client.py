@@ -30,7 +30,7 @@ JSON = "application/json"
 
 class FederationClient:
     def __init__(self, node: Node, transport: Transport) -> None:
-        self._node = node
+        self.node = node
         self._transport = transport
         self.origin = normalize_base_url(node.config.base_url)
 
@@ -53,7 +53,7 @@ class FederationClient:
                 request,
                 signer,
                 keyid=f"{self.origin}#{signer.key_id}",
-                created=self._node.clock(),
+                created=self.node.clock(),
                 nonce=secrets.token_urlsafe(18),
             )
         )
@@ -64,9 +64,10 @@ class FederationClient:
         if response.status >= 400:
             raise PeerRefused(
                 f"{peer.base_url} refused {request.method} {request.target_uri}: HTTP {response.status} "
-                f"{_error_code(response.body)}".rstrip()
+                f"{_error_code(response.body)}".rstrip(),
+                status=response.status,
             )
-        keys = current_keys(peer, self._node.clock())
+        keys = current_keys(peer, self.node.clock())
 
         def resolve(keyid: str) -> bytes:
             base_url, _, key_id = keyid.rpartition("#")
@@ -80,8 +81,8 @@ class FederationClient:
                 HttpResponse(response.status, response.headers),
                 request,
                 resolve,
-                now=self._node.clock(),
-                max_skew=self._node.config.federation.max_clock_skew_seconds,
+                now=self.node.clock(),
+                max_skew=self.node.config.federation.max_clock_skew_seconds,
             )
             return json.loads(response.body)
         except (ProtocolError, ValueError, RecursionError) as exc:

@@ -38,6 +38,7 @@ from node.federation.peers import (
 )
 from node.federation.transport import Transport
 from node.instance import Node
+from node.messaging import MailboxWaiters
 from node.signing_keys import KeySetCache
 from node.storage.announcements import AnnouncementStore
 from node.storage.audit import AuditStore
@@ -92,6 +93,8 @@ class FederationContext:
     directory: PeerDirectory = field(init=False)
     limiter: RateLimiter = field(init=False)
     on_own_change: Callable[[], None] = lambda: None  # wakes the pushers after a local publish
+    on_outbox: Callable[[str], None] = lambda _peer: None  # wakes one peer's loop: messages to deliver
+    mailboxes: MailboxWaiters = field(default_factory=MailboxWaiters)  # wakes long-polling receivers
     verify_pool: Executor | None = None  # worker processes for announcement checks (None: threads)
     _refreshed_at: dict[str, float] = field(default_factory=dict)
 
@@ -112,11 +115,11 @@ FEDERATION = web.AppKey("federation", FederationContext)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/federation/v1/announcements", _counted(_receive_announcements))
-    app.router.add_get("/federation/v1/announcements", _counted(_announcement_feed))
+    app.router.add_post("/federation/v1/announcements", counted(_receive_announcements))
+    app.router.add_get("/federation/v1/announcements", counted(_announcement_feed))
 
 
-def _counted(handler: Handler) -> Handler:
+def counted(handler: Handler) -> Handler:
     """Count and log every refusal of a federation request by its code (the error middleware answers)."""
 
     @functools.wraps(handler)

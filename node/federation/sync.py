@@ -21,6 +21,8 @@ from node.announcements import ingest
 from node.errors import PeerError
 from node.federation.client import FederationClient
 from node.federation.inbound import FederationContext
+from node.federation.messages import deliver_outbox
+from node.messaging import forget_old
 from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore, StoredPeer
 from node.storage.replay import NonceStore
@@ -49,6 +51,12 @@ class Synchronizer:
     def notify_changed(self) -> None:
         """Our own announcements changed: push now rather than at the next tick."""
         for event in self._wake.values():
+            event.set()
+
+    def notify_outbox(self, base_url: str) -> None:
+        """Messages wait for one peer: deliver now rather than at the next tick (unless backing off)."""
+        event = self._wake.get(base_url)
+        if event is not None:
             event.set()
 
     async def run(self) -> None:
@@ -98,6 +106,7 @@ class Synchronizer:
             if peer.retry_at is None or peer.retry_at <= self._context.node.clock():
                 try:
                     talked = await self._push(peer)
+                    talked = await deliver_outbox(self._client, peer, await self._context.keys.current()) > 0 or talked
                     if time.monotonic() >= next_pull:
                         await self._pull(peer)
                         next_pull = time.monotonic() + settings.pull_interval_seconds
@@ -210,6 +219,7 @@ class Synchronizer:
         async with self._context.node.database.transaction() as session:
             expired = await AnnouncementStore(session).purge_expired(now, keep_origin=self._client.origin)
             await NonceStore(session).forget_expired(now)
+        await forget_old(self._context.node)
         if expired:
             log.info("expired announcements dropped", extra={"count": expired})
 

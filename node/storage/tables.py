@@ -220,3 +220,88 @@ class AccessTokenRow(SQLModel, table=True):
     member_id: str = Field(foreign_key="members.id", index=True, max_length=36)
     created_at: int = Field(sa_column=_time())
     revoked_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class DeviceRow(SQLModel, table=True):
+    """A member device's public keys for end-to-end messaging (no private key ever reaches a node).
+
+    ``device_list`` is the member's device list as signed by the identity key; ``identity_dh``,
+    ``signed_prekey`` and ``pq_prekey`` are wire pre-keys (JSON) signed by the same key.
+    """
+
+    __tablename__ = "devices"
+
+    member_id: str = Field(foreign_key="members.id", primary_key=True, max_length=36)
+    device_id: str = Field(primary_key=True, max_length=32)
+    identity_key: bytes = Field(sa_column=_blob())
+    device_list: str
+    identity_dh: str
+    signed_prekey: str
+    pq_prekey: str
+    updated_at: int = Field(sa_column=_time())
+
+
+class OneTimePreKeyRow(SQLModel, table=True):
+    """An unused one-time pre-key; deleted in the transaction that hands it out."""
+
+    __tablename__ = "one_time_prekeys"
+    __table_args__ = (UniqueConstraint("member_id", "device_id", "kind", "key_id", name="uq_one_time_prekeys_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="members.id", max_length=36)
+    device_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)
+    key_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    prekey: str
+
+
+class MailboxRow(SQLModel, table=True):
+    """A sealed message waiting for the recipient device to fetch and acknowledge it."""
+
+    __tablename__ = "mailbox"
+    __table_args__ = (Index("ix_mailbox_recipient", "member_id", "device_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="members.id", max_length=36)
+    device_id: str = Field(max_length=32)
+    message_id: str = Field(max_length=64)
+    ciphertext: bytes = Field(sa_column=_blob())
+    received_at: int = Field(sa_column=_time())
+
+
+class SeenMessageRow(SQLModel, table=True):
+    """Message ids delivered to a device, kept after the message is acknowledged so that a
+    re-delivery within the de-duplication window is recognized."""
+
+    __tablename__ = "seen_messages"
+
+    member_id: str = Field(primary_key=True, max_length=36)
+    device_id: str = Field(primary_key=True, max_length=32)
+    message_id: str = Field(primary_key=True, max_length=64)
+    seen_at: int = Field(sa_column=_time())
+
+
+class OutboxRow(SQLModel, table=True):
+    """A sealed message waiting to be delivered to a peer node, in the order it was sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_peer", "peer", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    peer: str = Field(max_length=300)
+    message_id: str = Field(max_length=64)
+    member_id: str = Field(max_length=36)
+    device_id: str = Field(max_length=32)
+    ciphertext: bytes = Field(sa_column=_blob())
+    created_at: int = Field(sa_column=_time())
+
+
+class InboundTransactionRow(SQLModel, table=True):
+    """A delivery transaction received from a peer and the answer it got, to answer a retry alike."""
+
+    __tablename__ = "inbound_transactions"
+
+    peer: str = Field(primary_key=True, max_length=300)
+    txn_id: str = Field(primary_key=True, max_length=64)
+    results: str
+    received_at: int = Field(sa_column=_time())

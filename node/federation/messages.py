@@ -1,0 +1,111 @@
+"""Messages between nodes: key bundles for remote members, and delivery of sealed messages.
+
+``GET /federation/v1/members/{member}/keys`` serves a local member's device list and bundles to a
+peer whose member wants to start a session (each one-time pre-key is handed out once).
+``POST /federation/v1/messages`` takes a batch from a peer's outbox::
+
+    {"txn": "<id>", "messages": [{"id": "...", "member": "...", "device": "...", "ciphertext": "<b64url>"}]}
+
+and answers per item (``delivered``, ``duplicate`` or ``rejected`` with a code). The sending side,
+:func:`deliver_outbox`, runs in each peer's sync loop: one batch in flight per peer, and the
+transaction id is derived from the outbox rows it carries, so a retry after a crash or a lost
+answer is recognized.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from node.errors import PeerError
+from node.federation.client import FederationClient
+from node.federation.inbound import FEDERATION, authenticate, counted, signed_json
+from node.messaging import MAX_BATCH_BYTES, MAX_MESSAGE_BATCH, REJECTED, accept_delivery, key_bundles
+from node.signing_keys import KeySet
+from node.storage.messaging import OutboxStore
+from node.storage.peers import StoredPeer
+from protocol.encoding import b64encode
+from protocol.errors import MalformedMessage
+
+log = logging.getLogger("mentornet.messaging")
+
+MESSAGES_PATH = "/federation/v1/messages"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(MESSAGES_PATH, counted(_receive_messages))
+    app.router.add_get("/federation/v1/members/{member}/keys", counted(_member_keys))
+
+
+async def _receive_messages(request: web.Request) -> web.Response:
+    peer, body = await authenticate(request)
+    context = request.app[FEDERATION]
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedMessage(f"the body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MalformedMessage('expected {"txn": ..., "messages": [...]}')
+    results, touched = await accept_delivery(context.node, peer.base_url, payload.get("txn"), payload.get("messages"))
+    for member_id, device_id in touched:
+        context.mailboxes.notify(member_id, device_id)
+    return await signed_json(request, {"results": results})
+
+
+async def _member_keys(request: web.Request) -> web.Response:
+    await authenticate(request)
+    context = request.app[FEDERATION]
+    return await signed_json(request, await key_bundles(context.node, request.match_info["member"]))
+
+
+async def fetch_remote_keys(client: FederationClient, peer: StoredPeer, member_id: str, keys: KeySet) -> Any:
+    """A remote member's device list and bundles, from the member's home node."""
+    return await client.get(peer, f"/federation/v1/members/{member_id}/keys", keys)
+
+
+async def deliver_outbox(client: FederationClient, peer: StoredPeer, keys: KeySet) -> int:
+    """Send the peer's queued messages, one batch at a time; return how many left the outbox.
+
+    An item the peer stored or already had leaves the outbox; so does one it refused for good
+    (unknown recipient, malformed), which is logged. Nothing leaves it unless the peer answered.
+
+    Raises:
+        PeerError: if the peer cannot be reached or answers wrongly (the loop backs off).
+    """
+    node = client.node
+    sent = 0
+    while True:
+        async with node.database.transaction() as session:
+            batch = await OutboxStore(session).batch(peer.base_url, MAX_MESSAGE_BATCH, MAX_BATCH_BYTES)
+        if not batch:
+            return sent
+        txn = f"{batch[0].id}-{batch[-1].id}-{len(batch)}"
+        answer = await client.post(
+            peer,
+            MESSAGES_PATH,
+            {
+                "txn": txn,
+                "messages": [
+                    {
+                        "id": item.message_id,
+                        "member": item.member_id,
+                        "device": item.device_id,
+                        "ciphertext": b64encode(item.ciphertext),
+                    }
+                    for item in batch
+                ],
+            },
+            keys,
+        )
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or len(results) != len(batch):
+            raise PeerError(f"{peer.base_url} answered a delivery with {len(results or [])} results for {len(batch)}")
+        refused = [result for result in results if not isinstance(result, dict) or result.get("status") == REJECTED]
+        if refused:
+            log.warning("peer refused messages", extra={"peer": peer.base_url, "refused": refused[:5]})
+        async with node.database.transaction() as session:
+            await OutboxStore(session).remove([item.id for item in batch])
+        sent += len(batch)

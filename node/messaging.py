@@ -1,0 +1,343 @@
+"""End-to-end messaging on a node: member devices and their public keys, mailboxes, and the outbox.
+
+A node only ever holds public keys and sealed ciphertexts: it checks that every key it stores or
+serves is signed by the member's identity key, hands each one-time pre-key out once, keeps a
+sealed message until the recipient device acknowledges it, and relays messages for members of
+other nodes through a durable per-peer outbox. It cannot read a message or tell who sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+import crypto
+from crypto.pqxdh import PreKeyKind
+from crypto.sealed import BUCKETS, SEAL_OVERHEAD
+from node.errors import Conflict, NotFound
+from node.federation.peers import normalize_base_url
+from node.instance import DAY, Node
+from node.storage.members import MemberStore
+from node.storage.messaging import DeviceStore, MailboxStore, OutboxStore, StoredDevice, StoredMessage
+from protocol.devices import MAX_PREKEY_UPLOAD, PreKeyWire, verify_device_list
+from protocol.encoding import b64decode, b64encode
+from protocol.errors import BadSignature, InvalidField, MalformedMessage
+from protocol.member import MemberStatus
+
+MAX_CIPHERTEXT = BUCKETS[-1] + SEAL_OVERHEAD
+MAX_MESSAGE_BATCH = 100
+MAX_BATCH_BYTES = 1024 * 1024
+DEDUP_SECONDS = 2 * DAY  # message and transaction ids are remembered at least 24 h (here 48 h)
+DELIVERED = "delivered"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+_MESSAGE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A member device somewhere in the federation."""
+
+    node: str
+    member: str
+    device: str
+
+
+class MailboxWaiters:
+    """Wakes long-polling receivers when a message lands in their mailbox."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
+
+    def notify(self, member_id: str, device_id: str) -> None:
+        self._events[(member_id, device_id)].set()
+
+    async def wait(self, member_id: str, device_id: str, seconds: float) -> None:
+        """Return when a message arrives for this device, or after ``seconds``."""
+        event = self._events[(member_id, device_id)]
+        try:
+            async with asyncio.timeout(seconds):
+                await event.wait()
+        except TimeoutError:
+            pass
+        finally:
+            event.clear()
+
+
+async def register_device(node: Node, member_id: str, payload: Mapping[str, Any]) -> dict[str, int]:
+    """Store a device's public keys: the member's signed device list, the device's signed pre-keys,
+    and one-time pre-keys. The first device pins the member's identity key; later uploads must be
+    signed by the same key.
+
+    Raises:
+        MalformedMessage / InvalidField: if the upload is malformed.
+        BadSignature: if the device list or a pre-key is not signed by the identity key.
+        Conflict: if the identity key differs from the one pinned for this member.
+    """
+    device_id = _text(payload.get("device"), "device", 32)
+    device_list = payload.get("device_list")
+    if not isinstance(device_list, dict):
+        raise MalformedMessage("device_list must be the signed device list object")
+    async with node.database.transaction() as session:
+        devices = DeviceStore(session)
+        existing = await devices.devices(member_id)
+        pinned = existing[0].identity_key if existing else None
+        try:
+            parsed = verify_device_list(device_list, pinned)
+        except BadSignature as exc:
+            if pinned is not None and "another identity key" in str(exc):
+                raise Conflict("this member's identity key is already registered; it cannot change") from exc
+            raise
+        if parsed.member != member_id:
+            raise InvalidField("device_list.member", "names another member")
+        if device_id not in {entry.id for entry in parsed.devices}:
+            raise InvalidField("device", "is not in the device list")
+        identity_key = b64decode(parsed.identity_key, field="identity_key")
+        identity_dh = _prekey(payload.get("identity_dh"), identity_key, PreKeyKind.X25519, "identity_dh")
+        listed = next(entry.identity_dh for entry in parsed.devices if entry.id == device_id)
+        if identity_dh.public_key != listed:
+            raise InvalidField("identity_dh", "differs from the key the device list names for this device")
+        signed = _prekey(payload.get("signed_prekey"), identity_key, PreKeyKind.X25519, "signed_prekey")
+        pq = _prekey(payload.get("pq_prekey"), identity_key, PreKeyKind.MLKEM768, "pq_prekey")
+        one_time = _prekeys(payload.get("one_time_prekeys", []), identity_key)
+        await devices.put(
+            StoredDevice(
+                member_id,
+                device_id,
+                identity_key,
+                json.dumps(device_list, separators=(",", ":")),
+                identity_dh.model_dump_json(),
+                signed.model_dump_json(),
+                pq.model_dump_json(),
+            ),
+            node.clock(),
+        )
+        await devices.add_prekeys(member_id, device_id, one_time)
+        return await devices.prekey_counts(member_id, device_id)
+
+
+async def add_prekeys(node: Node, member_id: str, device_id: str, prekeys: object) -> dict[str, int]:
+    """Add one-time pre-keys for a registered device; return the unused count per kind."""
+    async with node.database.transaction() as session:
+        devices = DeviceStore(session)
+        device = _device(await devices.devices(member_id), device_id)
+        await devices.add_prekeys(member_id, device_id, _prekeys(prekeys, device.identity_key))
+        return await devices.prekey_counts(member_id, device_id)
+
+
+async def prekey_counts(node: Node, member_id: str, device_id: str) -> dict[str, int]:
+    async with node.database.transaction() as session:
+        devices = DeviceStore(session)
+        _device(await devices.devices(member_id), device_id)
+        return await devices.prekey_counts(member_id, device_id)
+
+
+async def key_bundles(node: Node, member_id: str) -> dict[str, Any]:
+    """A member's device list and one key bundle per device, each with one-time pre-keys taken
+    (and deleted) from the store, so that none is ever handed out twice.
+
+    Raises:
+        NotFound: if the member has no registered device.
+    """
+    origin = normalize_base_url(node.config.base_url)
+    async with node.database.transaction() as session:
+        member = await MemberStore(session).get(member_id)
+        devices = DeviceStore(session)
+        registered = await devices.devices(member_id) if member is not None else []
+        if member is None or member.status == MemberStatus.REMOVED or not registered:
+            raise NotFound(f"no member {member_id} with a registered device at {origin}")
+        bundles = []
+        for device in registered:
+            bundle: dict[str, Any] = {
+                "member": member_id,
+                "device": device.device_id,
+                "identity_key": b64encode(device.identity_key),
+                "identity_dh": json.loads(device.identity_dh),
+                "signed_prekey": json.loads(device.signed_prekey),
+                "pq_prekey": json.loads(device.pq_prekey),
+            }
+            for field, kind in (("one_time_prekey", PreKeyKind.X25519), ("pq_one_time_prekey", PreKeyKind.MLKEM768)):
+                taken = await devices.take_prekey(member_id, device.device_id, kind.value)
+                if taken is not None:
+                    bundle[field] = json.loads(taken)
+            bundles.append(bundle)
+        return {
+            "node": origin,
+            "member": member_id,
+            "device_list": json.loads(registered[0].device_list),
+            "bundles": bundles,
+        }
+
+
+async def send(
+    node: Node, recipient: Recipient, message_id: object, ciphertext: bytes, usable_peers: Sequence[str]
+) -> str:
+    """Accept a sealed message from a local member's client: deliver it to a local mailbox, or
+    queue it in the outbox of the recipient's node. Returns ``"delivered"``, ``"duplicate"`` or ``"queued"``.
+
+    Raises:
+        NotFound: if a local recipient device does not exist.
+        Conflict: if the recipient's node is not a peer of this node.
+    """
+    _check_message(message_id, ciphertext)
+    assert isinstance(message_id, str)
+    origin = normalize_base_url(node.config.base_url)
+    if recipient.node == origin:
+        async with node.database.transaction() as session:
+            await _local_device(session, recipient.member, recipient.device)
+            fresh = await MailboxStore(session).deliver(
+                recipient.member, recipient.device, message_id, ciphertext, node.clock()
+            )
+        return DELIVERED if fresh else DUPLICATE
+    if recipient.node not in usable_peers:
+        raise Conflict(f"{recipient.node} is not a peer of this node; messages cannot reach it")
+    async with node.database.transaction() as session:
+        await OutboxStore(session).add(
+            recipient.node, recipient.member, recipient.device, message_id, ciphertext, node.clock()
+        )
+    return "queued"
+
+
+async def receive(node: Node, member_id: str, device_id: str, limit: int) -> list[StoredMessage]:
+    async with node.database.transaction() as session:
+        await _local_device(session, member_id, device_id)
+        return await MailboxStore(session).pending(member_id, device_id, limit)
+
+
+async def acknowledge(node: Node, member_id: str, device_id: str, message_ids: list[str]) -> int:
+    """Delete received messages; their ids stay remembered so a re-delivery is dropped."""
+    async with node.database.transaction() as session:
+        return await MailboxStore(session).acknowledge(member_id, device_id, message_ids)
+
+
+async def accept_delivery(
+    node: Node, peer: str, txn_id: object, items: object
+) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+    """Store a batch of sealed messages a peer delivers, answering per item. A transaction id seen
+    before gets the answer it got then; a message id seen before is a duplicate, not stored again.
+
+    Returns the per-item results and the (member, device) mailboxes that received something.
+    """
+    if not isinstance(txn_id, str) or not 1 <= len(txn_id) <= 64:
+        raise MalformedMessage("txn must be a string of 1 to 64 characters")
+    if not isinstance(items, list) or len(items) > MAX_MESSAGE_BATCH:
+        raise MalformedMessage(f"messages must be a list of at most {MAX_MESSAGE_BATCH}")
+    now = node.clock()
+    touched: set[tuple[str, str]] = set()
+    async with node.database.transaction() as session:
+        mailbox = MailboxStore(session)
+        recorded = await mailbox.recorded_transaction(peer, txn_id)
+        if recorded is not None:
+            return json.loads(recorded), touched
+        results: list[dict[str, Any]] = []
+        for item in items:
+            results.append(await _accept_one(session, mailbox, item, now, touched))
+        await mailbox.record_transaction(peer, txn_id, json.dumps(results), now)
+    return results, touched
+
+
+async def _accept_one(
+    session: Any, mailbox: MailboxStore, item: object, now: int, touched: set[tuple[str, str]]
+) -> dict[str, Any]:
+    message_id = item.get("id") if isinstance(item, dict) else None
+    try:
+        if not isinstance(item, dict):
+            raise MalformedMessage("each message is an object")
+        member, device = item.get("member"), item.get("device")
+        if not isinstance(member, str) or not isinstance(device, str) or not isinstance(item.get("ciphertext"), str):
+            raise MalformedMessage("a message has member, device and ciphertext")
+        ciphertext = b64decode(item["ciphertext"], field="ciphertext")
+        _check_message(message_id, ciphertext)
+        assert isinstance(message_id, str)
+        await _local_device(session, member, device)
+        fresh = await mailbox.deliver(member, device, message_id, ciphertext, now)
+    except (MalformedMessage, InvalidField, NotFound) as exc:
+        code = "unknown_recipient" if isinstance(exc, NotFound) else "malformed"
+        return {
+            "id": message_id if isinstance(message_id, str) else None,
+            "status": REJECTED,
+            "error": code,
+            "message": str(exc),
+        }
+    if fresh:
+        touched.add((member, device))
+    return {"id": message_id, "status": DELIVERED if fresh else DUPLICATE}
+
+
+async def forget_old(node: Node) -> None:
+    """Drop de-duplication records older than the window."""
+    async with node.database.transaction() as session:
+        mailbox = MailboxStore(session)
+        before = node.clock() - DEDUP_SECONDS
+        await mailbox.forget_seen(before)
+        await mailbox.forget_transactions(before)
+
+
+def parse_recipient(value: object) -> Recipient:
+    if not isinstance(value, dict):
+        raise MalformedMessage('"to" must be {"node": URL, "member": ID, "device": ID}')
+    try:
+        node_url = normalize_base_url(_text(value.get("node"), "to.node", 300))
+    except InvalidField:
+        raise
+    except Exception as exc:  # a malformed URL
+        raise InvalidField("to.node", str(exc)) from exc
+    return Recipient(node_url, _text(value.get("member"), "to.member", 36), _text(value.get("device"), "to.device", 32))
+
+
+def _check_message(message_id: object, ciphertext: bytes) -> None:
+    if not isinstance(message_id, str) or not 1 <= len(message_id) <= 64 or not set(message_id) <= _MESSAGE_ID:
+        raise InvalidField("id", "a message id is 1 to 64 characters of A-Z a-z 0-9 - _")
+    if not 0 < len(ciphertext) <= MAX_CIPHERTEXT:
+        raise InvalidField("ciphertext", f"a sealed message is 1 to {MAX_CIPHERTEXT} bytes")
+
+
+async def _local_device(session: Any, member_id: str, device_id: str) -> StoredDevice:
+    member = await MemberStore(session).get(member_id)
+    if member is None or member.status == MemberStatus.REMOVED:
+        raise NotFound(f"no member {member_id} here")
+    return _device(await DeviceStore(session).devices(member_id), device_id)
+
+
+def _device(devices: list[StoredDevice], device_id: str) -> StoredDevice:
+    for device in devices:
+        if device.device_id == device_id:
+            return device
+    raise NotFound(f"no registered device {device_id!r}")
+
+
+def _prekey(value: object, identity_key: bytes, kind: PreKeyKind, field: str) -> PreKeyWire:
+    try:
+        wire = PreKeyWire.model_validate_json(json.dumps(value))
+    except ValidationError as exc:
+        raise MalformedMessage(f"{field}: {exc.errors()[0]['msg']}") from exc
+    try:
+        wire.key().verify(identity_key, kind)
+    except crypto.CryptoError as exc:
+        raise BadSignature(f"{field} is not a {kind} pre-key signed by the identity key: {exc}") from exc
+    return wire
+
+
+def _prekeys(value: object, identity_key: bytes) -> list[tuple[str, int, str]]:
+    if not isinstance(value, list) or len(value) > MAX_PREKEY_UPLOAD:
+        raise MalformedMessage(f"one_time_prekeys must be a list of at most {MAX_PREKEY_UPLOAD}")
+    checked = []
+    for index, item in enumerate(value):
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind not in {k.value for k in PreKeyKind}:
+            raise MalformedMessage(f"one_time_prekeys[{index}]: unknown kind {kind!r}")
+        wire = _prekey(item, identity_key, PreKeyKind(kind), f"one_time_prekeys[{index}]")
+        checked.append((wire.kind.value, wire.id, wire.model_dump_json()))
+    return checked
+
+
+def _text(value: object, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= limit:
+        raise InvalidField(field, f"expected text of 1 to {limit} characters")
+    return value

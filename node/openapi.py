@@ -1,0 +1,174 @@
+"""The OpenAPI 3.1 description of the client API, served at ``GET /client/v1/openapi.json``.
+
+A test checks that every route the node registers under ``/client/v1`` is described here and
+that nothing described is missing from the node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_ERROR = {
+    "description": "An error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+_ERRORS = {
+    "400": _ERROR,
+    "401": {
+        "description": "Missing or invalid access token",
+        **{k: v for k, v in _ERROR.items() if k != "description"},
+    },
+    "429": {"description": "More requests a minute than the node allows", "content": _ERROR["content"]},
+}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required or list(properties)}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, response: dict[str, Any], *, body: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "security": _BEARER, "responses": {"200": response, **_ERRORS}}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    operation.update(extra)
+    return operation
+
+
+_TEXT = {"type": "string"}
+_B64 = {"type": "string", "description": "unpadded base64url"}
+_COUNTS = _object(
+    {"device": _TEXT, "one_time_prekeys": {"type": "object", "additionalProperties": {"type": "integer"}}}
+)
+_DEVICE = [{"name": "device", "in": "path", "required": True, "schema": _TEXT}]
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Mentornet client API",
+        "version": "1",
+        "description": "Member clients talk to their home node. Messages are sealed end to end; the node "
+        "stores and relays ciphertext only. See docs/protocol.md.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": _object({"error": _TEXT, "message": _TEXT}),
+            "PreKey": _object(
+                {
+                    "kind": {"enum": ["x25519", "mlkem768"]},
+                    "id": {"type": "integer"},
+                    "public_key": _B64,
+                    "signature": _B64,
+                }
+            ),
+        },
+    },
+    "paths": {
+        "/client/v1/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": _json({"type": "object"})}}
+        },
+        "/client/v1/register": {
+            "post": {
+                "summary": "Redeem an invite code for an access token (the node keeps only its hash)",
+                "security": [],
+                "requestBody": {"content": {"application/json": {"schema": _object({"invite_code": _TEXT})}}},
+                "responses": {
+                    "201": _json(_object({"member_id": _TEXT, "access_token": _TEXT, "token_type": _TEXT}), "Created"),
+                    "403": _ERROR,
+                },
+            }
+        },
+        "/client/v1/me/availability": {
+            "put": _op(
+                "Publish the mentor's availability (signed by the node, announced to peers)",
+                _json(_object({"announcement": {"type": "object"}})),
+                body=_object(
+                    {"availability": {"type": "object"}, "lifetime_days": {"type": "integer"}}, ["availability"]
+                ),
+            ),
+            "delete": _op("Withdraw the mentor's availability", _json(_object({"announcement": {"type": "object"}}))),
+        },
+        "/client/v1/mentors": {
+            "get": _op(
+                "Search mentors on this node's index (the query never leaves the node)",
+                _json(_object({"results": {"type": "array"}, "count": {"type": "integer"}})),
+                parameters=[
+                    {"name": name, "in": "query", "required": False, "schema": _TEXT}
+                    for name in ("topic", "language", "timezone", "window", "institution", "include_full", "limit")
+                ],
+            )
+        },
+        "/client/v1/me/devices/{device}": {
+            "put": _op(
+                "Register a device: signed device list and signed pre-keys (public halves only)",
+                _json(_COUNTS),
+                body=_object(
+                    {
+                        "device_list": {"type": "object"},
+                        "identity_dh": {"$ref": "#/components/schemas/PreKey"},
+                        "signed_prekey": {"$ref": "#/components/schemas/PreKey"},
+                        "pq_prekey": {"$ref": "#/components/schemas/PreKey"},
+                        "one_time_prekeys": {"type": "array", "items": {"$ref": "#/components/schemas/PreKey"}},
+                    }
+                ),
+                parameters=_DEVICE,
+            )
+        },
+        "/client/v1/me/devices/{device}/prekeys": {
+            "post": _op(
+                "Upload more one-time pre-keys",
+                _json(_COUNTS),
+                body=_object({"one_time_prekeys": {"type": "array", "items": {"$ref": "#/components/schemas/PreKey"}}}),
+                parameters=_DEVICE,
+            ),
+            "get": _op("Count the unused one-time pre-keys", _json(_COUNTS), parameters=_DEVICE),
+        },
+        "/client/v1/keys": {
+            "get": _op(
+                "A member's device list and key bundles, each one-time pre-key handed out once",
+                _json(
+                    _object(
+                        {
+                            "node": _TEXT,
+                            "member": _TEXT,
+                            "device_list": {"type": "object"},
+                            "bundles": {"type": "array"},
+                        }
+                    )
+                ),
+                parameters=[
+                    {"name": "node", "in": "query", "required": False, "schema": _TEXT},
+                    {"name": "member", "in": "query", "required": True, "schema": _TEXT},
+                ],
+            )
+        },
+        "/client/v1/messages": {
+            "post": _op(
+                "Send up to 100 sealed messages (delivered locally or queued for the recipient's node)",
+                _json(_object({"results": {"type": "array"}})),
+                body=_object({"messages": {"type": "array", "maxItems": 100}}),
+            ),
+            "get": _op(
+                "Receive a device's sealed messages, oldest first (long poll with wait, at most 30 s)",
+                _json(_object({"messages": {"type": "array"}})),
+                parameters=[
+                    {"name": "device", "in": "query", "required": True, "schema": _TEXT},
+                    {"name": "wait", "in": "query", "required": False, "schema": {"type": "number"}},
+                    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},
+                ],
+            ),
+        },
+        "/client/v1/messages/ack": {
+            "post": _op(
+                "Acknowledge received messages: the node deletes them",
+                _json(_object({"acknowledged": {"type": "integer"}})),
+                body=_object({"device": _TEXT, "ids": {"type": "array", "items": _TEXT}}),
+            )
+        },
+    },
+}

@@ -1,0 +1,253 @@
+"""Repositories for end-to-end messaging: devices and pre-keys, mailboxes, the outbox, and
+de-duplication records. Ciphertexts are opaque bytes here; nothing in this module can read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from node.storage.sql import insert
+from node.storage.tables import (
+    DeviceRow,
+    InboundTransactionRow,
+    MailboxRow,
+    OneTimePreKeyRow,
+    OutboxRow,
+    SeenMessageRow,
+)
+
+
+@dataclass(frozen=True)
+class StoredDevice:
+    member_id: str
+    device_id: str
+    identity_key: bytes
+    device_list: str
+    identity_dh: str
+    signed_prekey: str
+    pq_prekey: str
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A sealed message in a mailbox or the outbox (``peer`` empty in a mailbox)."""
+
+    id: int
+    message_id: str
+    member_id: str
+    device_id: str
+    ciphertext: bytes
+    at: int
+    peer: str = ""
+
+
+class DeviceStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def devices(self, member_id: str) -> list[StoredDevice]:
+        rows = (
+            await self._session.execute(
+                select(DeviceRow).where(col(DeviceRow.member_id) == member_id).order_by(col(DeviceRow.device_id))
+            )
+        ).scalars()
+        return [
+            StoredDevice(
+                r.member_id, r.device_id, r.identity_key, r.device_list, r.identity_dh, r.signed_prekey, r.pq_prekey
+            )
+            for r in rows
+        ]
+
+    async def put(self, device: StoredDevice, now: int) -> None:
+        """Add or replace a device's keys, and store the device list on every device of the member."""
+        for other in (
+            await self._session.execute(select(DeviceRow).where(col(DeviceRow.member_id) == device.member_id))
+        ).scalars():
+            other.device_list = device.device_list
+        row = await self._session.get(DeviceRow, (device.member_id, device.device_id))
+        if row is None:
+            self._session.add(
+                DeviceRow(
+                    member_id=device.member_id,
+                    device_id=device.device_id,
+                    identity_key=device.identity_key,
+                    device_list=device.device_list,
+                    identity_dh=device.identity_dh,
+                    signed_prekey=device.signed_prekey,
+                    pq_prekey=device.pq_prekey,
+                    updated_at=now,
+                )
+            )
+        else:
+            row.identity_dh = device.identity_dh
+            row.signed_prekey = device.signed_prekey
+            row.pq_prekey = device.pq_prekey
+            row.updated_at = now
+        await self._session.flush()
+
+    async def add_prekeys(self, member_id: str, device_id: str, prekeys: list[tuple[str, int, str]]) -> int:
+        """Store one-time pre-keys (kind, key id, wire JSON), ignoring ids already stored; return
+        how many were new."""
+        if not prekeys:
+            return 0
+        before = await self.prekey_count(member_id, device_id)
+        connection = await self._session.connection()
+        statement = insert(connection.dialect, OneTimePreKeyRow.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
+            index_elements=["member_id", "device_id", "kind", "key_id"]
+        )
+        await connection.execute(
+            statement,
+            [
+                {"member_id": member_id, "device_id": device_id, "kind": kind, "key_id": key_id, "prekey": prekey}
+                for kind, key_id, prekey in prekeys
+            ],
+        )
+        return await self.prekey_count(member_id, device_id) - before
+
+    async def prekey_counts(self, member_id: str, device_id: str) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(col(OneTimePreKeyRow.kind), func.count())
+            .where(col(OneTimePreKeyRow.member_id) == member_id, col(OneTimePreKeyRow.device_id) == device_id)
+            .group_by(col(OneTimePreKeyRow.kind))
+        )
+        return {kind: int(count) for kind, count in rows.all()}
+
+    async def prekey_count(self, member_id: str, device_id: str) -> int:
+        return sum((await self.prekey_counts(member_id, device_id)).values())
+
+    async def take_prekey(self, member_id: str, device_id: str, kind: str) -> str | None:
+        """Hand out the oldest one-time pre-key of a kind and delete it: each is given once."""
+        row = (
+            await self._session.execute(
+                select(OneTimePreKeyRow)
+                .where(
+                    col(OneTimePreKeyRow.member_id) == member_id,
+                    col(OneTimePreKeyRow.device_id) == device_id,
+                    col(OneTimePreKeyRow.kind) == kind,
+                )
+                .order_by(col(OneTimePreKeyRow.id))
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        await self._session.delete(row)
+        await self._session.flush()
+        return row.prekey
+
+
+class MailboxStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def deliver(self, member_id: str, device_id: str, message_id: str, ciphertext: bytes, now: int) -> bool:
+        """Put a message in a device's mailbox; ``False`` if this message id was delivered before."""
+        connection = await self._session.connection()
+        seen = await connection.execute(
+            insert(connection.dialect, SeenMessageRow.__table__)  # type: ignore[attr-defined]
+            .values(member_id=member_id, device_id=device_id, message_id=message_id, seen_at=now)
+            .on_conflict_do_nothing(index_elements=["member_id", "device_id", "message_id"])
+        )
+        if not seen.rowcount:
+            return False
+        self._session.add(
+            MailboxRow(
+                member_id=member_id, device_id=device_id, message_id=message_id, ciphertext=ciphertext, received_at=now
+            )
+        )
+        await self._session.flush()
+        return True
+
+    async def pending(self, member_id: str, device_id: str, limit: int) -> list[StoredMessage]:
+        rows = (
+            await self._session.execute(
+                select(MailboxRow)
+                .where(col(MailboxRow.member_id) == member_id, col(MailboxRow.device_id) == device_id)
+                .order_by(col(MailboxRow.id))
+                .limit(limit)
+            )
+        ).scalars()
+        return [_message(row.id, row, row.received_at) for row in rows]
+
+    async def acknowledge(self, member_id: str, device_id: str, message_ids: list[str]) -> int:
+        """Delete acknowledged messages of this device; return how many were deleted."""
+        result = await self._session.execute(
+            delete(MailboxRow).where(
+                col(MailboxRow.member_id) == member_id,
+                col(MailboxRow.device_id) == device_id,
+                col(MailboxRow.message_id).in_(message_ids),
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def forget_seen(self, before: int) -> int:
+        result = await self._session.execute(delete(SeenMessageRow).where(col(SeenMessageRow.seen_at) < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def recorded_transaction(self, peer: str, txn_id: str) -> str | None:
+        row = await self._session.get(InboundTransactionRow, (peer, txn_id))
+        return None if row is None else row.results
+
+    async def record_transaction(self, peer: str, txn_id: str, results: str, now: int) -> None:
+        self._session.add(InboundTransactionRow(peer=peer, txn_id=txn_id, results=results, received_at=now))
+        await self._session.flush()
+
+    async def forget_transactions(self, before: int) -> int:
+        result = await self._session.execute(
+            delete(InboundTransactionRow).where(col(InboundTransactionRow.received_at) < before)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class OutboxStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, peer: str, member_id: str, device_id: str, message_id: str, ciphertext: bytes, now: int
+    ) -> None:
+        self._session.add(
+            OutboxRow(
+                peer=peer,
+                member_id=member_id,
+                device_id=device_id,
+                message_id=message_id,
+                ciphertext=ciphertext,
+                created_at=now,
+            )
+        )
+        await self._session.flush()
+
+    async def batch(self, peer: str, max_items: int, max_bytes: int) -> list[StoredMessage]:
+        """The oldest messages for ``peer``: at most ``max_items``, and at most ``max_bytes`` of
+        ciphertext unless a single message is larger (it then travels alone)."""
+        rows = (
+            await self._session.execute(
+                select(OutboxRow).where(col(OutboxRow.peer) == peer).order_by(col(OutboxRow.id)).limit(max_items)
+            )
+        ).scalars()
+        batch: list[StoredMessage] = []
+        size = 0
+        for row in rows:
+            size += len(row.ciphertext)
+            if batch and size > max_bytes:
+                break
+            batch.append(_message(row.id, row, row.created_at, peer=row.peer))
+        return batch
+
+    async def remove(self, ids: list[int]) -> None:
+        if ids:
+            await self._session.execute(delete(OutboxRow).where(col(OutboxRow.id).in_(ids)))
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self._session.execute(select(col(OutboxRow.peer), func.count()).group_by(col(OutboxRow.peer)))
+        return {peer: int(count) for peer, count in rows.all()}
+
+
+def _message(row_id: int | None, row: MailboxRow | OutboxRow, at: int, *, peer: str = "") -> StoredMessage:
+    assert row_id is not None
+    return StoredMessage(row_id, row.message_id, row.member_id, row.device_id, row.ciphertext, at, peer)
