@@ -23,6 +23,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from crypto import _primitives
 from crypto.errors import InvalidKey
@@ -156,6 +157,30 @@ class DeviceSecrets:
         secrets.pq_prekey_id = secrets._new_key(PreKeyKind.MLKEM768)
         secrets.new_one_time_prekeys(one_time)
         return secrets
+
+    def to_json(self) -> dict[str, Any]:
+        """Every private key, hex-encoded (store it only encrypted)."""
+        return {
+            "identity_seed": self.identity_seed.hex(),
+            "identity_dh_private": self.identity_dh_private.hex(),
+            "prekeys": [[kind.value, key_id, private.hex()] for (kind, key_id), private in self.prekeys.items()],
+            "signed_prekey_id": self.signed_prekey_id,
+            "pq_prekey_id": self.pq_prekey_id,
+            "one_time_ids": [[kind.value, key_id] for kind, key_id in sorted(self.one_time_ids)],
+            "next_id": self.next_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeviceSecrets:
+        return cls(
+            identity_seed=bytes.fromhex(data["identity_seed"]),
+            identity_dh_private=bytes.fromhex(data["identity_dh_private"]),
+            prekeys={(PreKeyKind(kind), key_id): bytes.fromhex(private) for kind, key_id, private in data["prekeys"]},
+            signed_prekey_id=data["signed_prekey_id"],
+            pq_prekey_id=data["pq_prekey_id"],
+            one_time_ids={(PreKeyKind(kind), key_id) for kind, key_id in data["one_time_ids"]},
+            next_id=data["next_id"],
+        )
 
     @property
     def signer(self) -> SigningKey:

@@ -155,15 +155,20 @@ async def _keys(request: web.Request) -> web.Response:
     node_url, member = request.query.get("node", context.origin), request.query.get("member")
     if not member:
         raise MalformedMessage("name the member: /client/v1/keys?node=URL&member=ID")
+    bundles = request.query.get("bundles", "true") != "false"
     home = normalize_base_url(node_url)
     if home == context.origin:
-        return web.json_response(await key_bundles(context.node, member))
+        return web.json_response(await key_bundles(context.node, member, bundles=bundles))
     peer = (await context.directory.usable()).get(home)
     if peer is None:
         raise Conflict(f"{home} is not a peer of this node")
     try:
         answer = await fetch_remote_keys(
-            FederationClient(context.node, context.transport), peer, member, await context.keys.current()
+            FederationClient(context.node, context.transport),
+            peer,
+            member,
+            await context.keys.current(),
+            bundles=bundles,
         )
     except PeerRefused as exc:
         if exc.status == 404:

@@ -138,9 +138,10 @@ async def prekey_counts(node: Node, member_id: str, device_id: str) -> dict[str,
         return await devices.prekey_counts(member_id, device_id)
 
 
-async def key_bundles(node: Node, member_id: str) -> dict[str, Any]:
+async def key_bundles(node: Node, member_id: str, *, bundles: bool = True) -> dict[str, Any]:
     """A member's device list and one key bundle per device, each with one-time pre-keys taken
-    (and deleted) from the store, so that none is ever handed out twice.
+    (and deleted) from the store, so that none is ever handed out twice. With ``bundles=False``,
+    only the device list (to check who a sender is, without using up pre-keys).
 
     Raises:
         NotFound: if the member has no registered device.
@@ -152,8 +153,8 @@ async def key_bundles(node: Node, member_id: str) -> dict[str, Any]:
         registered = await devices.devices(member_id) if member is not None else []
         if member is None or member.status == MemberStatus.REMOVED or not registered:
             raise NotFound(f"no member {member_id} with a registered device at {origin}")
-        bundles = []
-        for device in registered:
+        made: list[dict[str, Any]] = []
+        for device in registered if bundles else []:
             bundle: dict[str, Any] = {
                 "member": member_id,
                 "device": device.device_id,
@@ -166,12 +167,12 @@ async def key_bundles(node: Node, member_id: str) -> dict[str, Any]:
                 taken = await devices.take_prekey(member_id, device.device_id, kind.value)
                 if taken is not None:
                     bundle[field] = json.loads(taken)
-            bundles.append(bundle)
+            made.append(bundle)
         return {
             "node": origin,
             "member": member_id,
             "device_list": json.loads(registered[0].device_list),
-            "bundles": bundles,
+            "bundles": made,
         }
 
 

@@ -144,6 +144,7 @@ OPENAPI: dict[str, Any] = {
                 parameters=[
                     {"name": "node", "in": "query", "required": False, "schema": _TEXT},
                     {"name": "member", "in": "query", "required": True, "schema": _TEXT},
+                    {"name": "bundles", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}},
                 ],
             )
         },

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -58,12 +59,16 @@ async def _receive_messages(request: web.Request) -> web.Response:
 async def _member_keys(request: web.Request) -> web.Response:
     await authenticate(request)
     context = request.app[FEDERATION]
-    return await signed_json(request, await key_bundles(context.node, request.match_info["member"]))
+    bundles = request.query.get("bundles", "true") != "false"
+    return await signed_json(request, await key_bundles(context.node, request.match_info["member"], bundles=bundles))
 
 
-async def fetch_remote_keys(client: FederationClient, peer: StoredPeer, member_id: str, keys: KeySet) -> Any:
-    """A remote member's device list and bundles, from the member's home node."""
-    return await client.get(peer, f"/federation/v1/members/{member_id}/keys", keys)
+async def fetch_remote_keys(
+    client: FederationClient, peer: StoredPeer, member_id: str, keys: KeySet, *, bundles: bool = True
+) -> Any:
+    """A remote member's device list and (unless ``bundles`` is false) bundles, from the member's home node."""
+    query = "" if bundles else "?bundles=false"
+    return await client.get(peer, f"/federation/v1/members/{quote(member_id, safe='')}/keys{query}", keys)
 
 
 async def deliver_outbox(client: FederationClient, peer: StoredPeer, keys: KeySet) -> int:

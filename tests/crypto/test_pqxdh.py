@@ -143,3 +143,10 @@ def test_header_is_plain_data(alice: DeviceSecrets, bob: DeviceSecrets) -> None:
     _, header = initiate(alice, bundle_of(bob))
     assert isinstance(header, InitialHeader)
     assert len(header.pq_ciphertext) == _primitives.MLKEM768_CIPHERTEXT_BYTES
+
+
+def test_device_secrets_survive_serialization(bob: DeviceSecrets) -> None:
+    restored = DeviceSecrets.from_json(bob.to_json())
+    assert restored == bob
+    ours, header = initiate(DeviceSecrets.generate(), bundle_of(bob))
+    assert respond(restored, header) == ours

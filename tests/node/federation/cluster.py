@@ -160,6 +160,7 @@ async def peer_all(nodes: list[RunningNode]) -> None:
         for right in nodes:
             if left is not right:
                 await add_peer(left.node, left.app[TRANSPORT], right.url, await right.fingerprint())
+        left.app[FEDERATION].directory.invalidate()  # as the CLI's change would be seen within 2 s
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0, what: str = "condition") -> None:

@@ -1,0 +1,435 @@
+"""The reference member client: registration, sessions, sending and receiving, safety numbers.
+
+Everything secret lives in the member's :class:`~client.keystore.Keystore`. A message travels as
+
+    sealed_box(recipient device's DH identity, pad({"v": 1, "from": {...}, "initial": {...} | null,
+                                                     "ratchet": b64(Double Ratchet message)}))
+
+and the ratchet plaintext is a typed event, ``{"type": "message", "id", "body", "sent_at"}``. The
+``initial`` handshake header rides on every message of a new session until the other side has
+answered, so whichever message arrives first can open the session.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import crypto
+from client.api import ApiError, NodeApi
+from client.keystore import Keystore
+from crypto.pqxdh import DeviceSecrets, InitialHeader, PreKeyKind, SignedPreKey, initiate, respond
+from crypto.ratchet import DuplicateMessage, Session
+from crypto.safety import safety_number
+from crypto.sealed import open_sealed, seal
+from protocol.devices import BundleWire, PreKeyWire, build_device_list, verify_device_list
+from protocol.encoding import b64decode, b64encode
+from protocol.errors import ProtocolError
+
+DEVICE = "main"
+ONE_TIME_PREKEYS = 50
+REFILL_BELOW = 20
+MAX_SEEN = 10_000
+
+
+class ClientError(Exception):
+    """Something the member must act on (the message says what)."""
+
+
+class IdentityChanged(ClientError):
+    """A verified contact's identity key changed: sending is blocked until it is verified again."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """A member somewhere in the federation: ``MEMBER_ID@NODE_URL``."""
+
+    member: str
+    node: str
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        member, at, node = text.partition("@")
+        if not at or not member or not node.startswith(("http://", "https://")):
+            raise ClientError(f"{text!r} is not an address; expected MEMBER_ID@https://node.example")
+        return cls(member, node.rstrip("/"))
+
+    def __str__(self) -> str:
+        return f"{self.member}@{self.node}"
+
+
+@dataclass(frozen=True)
+class Received:
+    sender: Address
+    event: dict[str, Any]
+
+
+class MemberClient:
+    """A registered member device, with its keystore open."""
+
+    def __init__(self, keystore: Keystore) -> None:
+        self.keystore = keystore
+        self.state = keystore.state
+        self.device = DeviceSecrets.from_json(self.state["device_secrets"])
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    @classmethod
+    async def register(
+        cls,
+        node_url: str,
+        invite_code: str,
+        keystore_path: Path,
+        passphrase: str,
+        *,
+        argon2: crypto.Argon2Params | None = None,
+    ) -> MemberClient:
+        """Redeem an invite, create this device's keys, and upload their public halves."""
+        Keystore.ensure_absent(keystore_path)  # before the invite is spent
+        node_url = node_url.rstrip("/")
+        device = DeviceSecrets.generate(one_time=ONE_TIME_PREKEYS)
+        async with NodeApi(node_url) as api:
+            registration = await api.register(invite_code)
+        state: dict[str, Any] = {
+            "node": node_url,
+            "member": registration["member_id"],
+            "token": registration["access_token"],
+            "device": DEVICE,
+            "device_secrets": device.to_json(),
+            "contacts": {},
+            "sessions": {},
+            "conversations": {},
+            "seen": [],
+        }
+        # The invite is spent: save the token before anything else can fail.
+        client = cls(Keystore.create(keystore_path, passphrase, state, argon2))
+        await client.upload_keys()
+        return client
+
+    @classmethod
+    def open(cls, keystore_path: Path, passphrase: str) -> MemberClient:
+        return cls(Keystore.open(keystore_path, passphrase))
+
+    @property
+    def address(self) -> Address:
+        return Address(self.state["member"], self.state["node"])
+
+    def api(self) -> NodeApi:
+        return NodeApi(self.state["node"], self.state["token"])
+
+    async def upload_keys(self) -> dict[str, int]:
+        """Upload the signed device list and this device's public keys (all unused one-time keys)."""
+        device_list = build_device_list(
+            self.device.signer,
+            self.state["member"],
+            1,
+            {DEVICE: self.device.identity_dh().public_key},
+        )
+        upload = {
+            "device_list": device_list,
+            "identity_dh": _wire(self.device.identity_dh()),
+            "signed_prekey": _wire(self.device.public_prekey(PreKeyKind.X25519, self.device.signed_prekey_id)),
+            "pq_prekey": _wire(self.device.public_prekey(PreKeyKind.MLKEM768, self.device.pq_prekey_id)),
+            "one_time_prekeys": [_wire(key) for key in self.device.one_time_prekeys()],
+        }
+        async with self.api() as api:
+            answer = await api.put_device(DEVICE, upload)
+        return dict(answer["one_time_prekeys"])
+
+    async def refill_prekeys(self) -> int:
+        """Top up one-time pre-keys when the node has fewer than :data:`REFILL_BELOW` of a kind left."""
+        async with self.api() as api:
+            counts = await api.prekey_counts(DEVICE)
+            low = min(counts.get(kind.value, 0) for kind in PreKeyKind)
+            if low >= REFILL_BELOW:
+                return 0
+            made = self.device.new_one_time_prekeys(ONE_TIME_PREKEYS - low)
+            self._save()
+            await api.add_prekeys(DEVICE, [_wire(key) for key in made])
+        return len(made)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send(self, to: Address, body: str) -> str:
+        """Send a text message; return its id."""
+        return (await self.send_many(to, [body]))[0]
+
+    async def send_many(self, to: Address, bodies: list[str]) -> list[str]:
+        """Send several messages to one member (every device), in order; return their ids."""
+        async with self.api() as api:
+            sessions = await self._sessions_for(api, to)
+            outgoing: list[dict[str, Any]] = []
+            ids: list[str] = []
+            events: list[dict[str, Any]] = []
+            for body in bodies:
+                message_id = secrets.token_urlsafe(16)
+                event = {"type": "message", "id": message_id, "body": body, "sent_at": int(time.time())}
+                for device_id, record in sessions.items():
+                    outgoing.append(await self._seal_event(to, device_id, record, event, message_id))
+                ids.append(message_id)
+                events.append(event)
+            # The advanced ratchets are saved before anything leaves: a message key is never used twice.
+            self._save()
+            for start in range(0, len(outgoing), 100):
+                results = await api.send(outgoing[start : start + 100])
+                refused = [r for r in results if r.get("status") == "rejected"]
+                if refused:
+                    raise ClientError(f"the node refused {len(refused)} message(s): {refused[0].get('message')}")
+        for event in events:
+            self._remember(to, "out", event)
+        self._save()
+        return ids
+
+    async def _sessions_for(self, api: NodeApi, to: Address) -> dict[str, dict[str, Any]]:
+        """The sessions with each of a contact's devices, starting new ones from fresh bundles."""
+        contact = self.state["contacts"].get(str(to))
+        if contact and contact.get("verified_key") and contact["verified_key"] != contact["identity_key"]:
+            raise IdentityChanged(
+                f"{to}'s identity key changed since you verified it; compare safety numbers again "
+                f"('mentornet client verify {to}') before sending"
+            )
+        existing = {
+            key.rpartition("#")[2]: record
+            for key, record in self.state["sessions"].items()
+            if key.rpartition("#")[0] == str(to)
+        }
+        if existing:
+            return existing
+        keys = await api.keys(to.node, to.member)
+        identity = self._check_identity(to, keys["device_list"])
+        made: dict[str, dict[str, Any]] = {}
+        for raw in keys["bundles"]:
+            try:
+                bundle = BundleWire.model_validate_json(json.dumps(raw)).bundle()
+            except (ProtocolError, ValueError) as exc:
+                raise ClientError(f"{to}'s key bundle does not verify: {exc}") from exc
+            if bundle.identity_key != identity:
+                raise ClientError(f"{to}'s key bundle is not signed by the identity in its device list")
+            agreement, header = initiate(self.device, bundle)
+            made[raw["device"]] = {
+                "secret": agreement.shared_secret.hex(),
+                "ad": agreement.associated_data.hex(),
+                "ratchet_key": bundle.signed_prekey.public_key.hex(),
+                "device_dh": bundle.identity_dh.public_key.hex(),
+                "initial": _header_json(header),
+                "session": None,
+            }
+        if not made:
+            raise ClientError(f"{to} has no registered device")
+        for device_id, record in made.items():
+            self.state["sessions"][f"{to}#{device_id}"] = record
+        return made
+
+    async def _seal_event(
+        self, to: Address, device_id: str, record: dict[str, Any], event: dict[str, Any], message_id: str
+    ) -> dict[str, Any]:
+        plaintext = json.dumps(event).encode()
+        if record["session"] is None:
+            session, ratchet = await Session.initiate(
+                bytes.fromhex(record["secret"]),
+                bytes.fromhex(record["ad"]),
+                bytes.fromhex(record["ratchet_key"]),
+                plaintext,
+            )
+            record["secret"] = None  # the root secret now lives only inside the ratchet
+        else:
+            session = Session.from_json(record["session"])
+            ratchet = await session.encrypt(plaintext)
+        record["session"] = session.to_json()
+        outer = {
+            "v": 1,
+            "from": {"node": self.state["node"], "member": self.state["member"], "device": DEVICE},
+            "initial": record.get("initial"),
+            "ratchet": b64encode(ratchet),
+        }
+        sealed = seal(bytes.fromhex(record["device_dh"]), json.dumps(outer).encode())
+        return {
+            "to": {"node": to.node, "member": to.member, "device": device_id},
+            "id": f"{message_id}-{device_id}",
+            "ciphertext": b64encode(sealed),
+        }
+
+    # --- receiving ----------------------------------------------------------------------------
+
+    async def receive(self, *, wait: float = 0) -> list[Received]:
+        """Fetch, decrypt and acknowledge waiting messages; return the new events in order."""
+        received: list[Received] = []
+        async with self.api() as api:
+            messages = await api.receive(DEVICE, wait=wait)
+            done: list[str] = []
+            for message in messages:
+                event = await self._open(api, message)
+                if event is not None:
+                    received.append(event)
+                done.append(message["id"])
+            # Saved before acknowledging: after a crash in between, the node delivers again and the
+            # ratchet recognizes the duplicates.
+            self._save()
+            if done:
+                await api.acknowledge(DEVICE, done)
+        if received:
+            await self.refill_prekeys()
+        return received
+
+    async def _open(self, api: NodeApi, message: dict[str, Any]) -> Received | None:
+        if message["id"] in self.state["seen"]:
+            return None
+        try:
+            outer = json.loads(open_sealed(self.device.identity_dh_private, b64decode(message["ciphertext"])))
+            sender = Address(outer["from"]["member"], outer["from"]["node"].rstrip("/"))
+            device_id = str(outer["from"]["device"])
+            ratchet = b64decode(outer["ratchet"], field="ratchet")
+        except (crypto.CryptoError, ProtocolError, ValueError, KeyError, TypeError):
+            self._note_dropped("a message that is not a sealed message for this device")
+            return None
+        key = f"{sender}#{device_id}"
+        record = self.state["sessions"].get(key)
+        initial = outer.get("initial")
+        try:
+            if initial is not None and (record is None or record.get("their_initial") != initial["ephemeral_key"]):
+                plaintext = await self._accept(api, sender, device_id, initial, ratchet)
+            elif record is not None and record.get("session"):
+                session = Session.from_json(record["session"])
+                plaintext = await session.decrypt(ratchet)
+                record["session"] = session.to_json()
+                record["initial"] = None  # they answered: our handshake header is no longer needed
+            else:
+                self._note_dropped(f"a message from {sender} outside any session")
+                return None
+        except DuplicateMessage:
+            return None
+        except (crypto.CryptoError, ClientError, ApiError) as exc:
+            self._note_dropped(f"a message from {sender} that does not decrypt: {exc}")
+            return None
+        try:
+            event = json.loads(plaintext)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            self._note_dropped(f"a message from {sender} that is not an event")
+            return None
+        self._remember(sender, "in", event)
+        self.state["seen"] = (self.state["seen"] + [message["id"]])[-MAX_SEEN:]
+        return Received(sender, event)
+
+    async def _accept(
+        self, api: NodeApi, sender: Address, device_id: str, initial: dict[str, Any], ratchet: bytes
+    ) -> bytes:
+        header = _header_from_json(initial)
+        listed = await api.keys(sender.node, sender.member, bundles=False)
+        identity = self._check_identity(sender, listed["device_list"])
+        if header.identity_key != identity:
+            raise ClientError(f"the sender's identity key is not the one {sender}'s home node lists")
+        device_dh = next(
+            (b64decode(d["identity_dh"]) for d in listed["device_list"]["devices"] if d["id"] == device_id), None
+        )
+        if device_dh != header.identity_dh:
+            raise ClientError(f"{sender} lists no device {device_id!r} with that key")
+        agreement = respond(self.device, header)
+        session, plaintext = await Session.accept(
+            agreement.shared_secret,
+            agreement.associated_data,
+            self.device.ratchet_private(header.signed_prekey_id),
+            ratchet,
+        )
+        self.state["sessions"][f"{sender}#{device_id}"] = {
+            "secret": None,
+            "ad": agreement.associated_data.hex(),
+            "ratchet_key": None,
+            "device_dh": device_dh.hex(),
+            "initial": None,
+            "their_initial": initial["ephemeral_key"],
+            "session": session.to_json(),
+        }
+        self.state["device_secrets"] = self.device.to_json()  # one-time keys used up
+        return plaintext
+
+    # --- contacts -----------------------------------------------------------------------------
+
+    def _check_identity(self, who: Address, raw_list: dict[str, Any]) -> bytes:
+        """Verify a contact's device list; pin its identity key on first sight, note a change."""
+        try:
+            device_list = verify_device_list(raw_list)
+        except ProtocolError as exc:
+            raise ClientError(f"{who}'s device list does not verify: {exc}") from exc
+        if device_list.member != who.member:
+            raise ClientError(f"the device list served for {who} names another member")
+        identity = b64decode(device_list.identity_key)
+        contact = self.state["contacts"].setdefault(str(who), {"identity_key": identity.hex(), "verified_key": None})
+        if contact["identity_key"] != identity.hex():
+            contact["identity_key"] = identity.hex()
+            for key in [k for k in self.state["sessions"] if k.rpartition("#")[0] == str(who)]:
+                del self.state["sessions"][key]  # sessions with the old identity are void
+            if contact["verified_key"]:
+                raise IdentityChanged(f"{who}'s identity key changed since you verified it")
+        return identity
+
+    def safety_number(self, contact: Address) -> str:
+        known = self.state["contacts"].get(str(contact))
+        if known is None:
+            raise ClientError(f"no session with {contact} yet; send or receive a message first")
+        return safety_number(
+            self.device.identity_key, str(self.address), bytes.fromhex(known["identity_key"]), str(contact)
+        )
+
+    def mark_verified(self, contact: Address) -> None:
+        """Record that the member compared the safety number with ``contact`` and it matched."""
+        known = self.state["contacts"].get(str(contact))
+        if known is None:
+            raise ClientError(f"no session with {contact} yet")
+        known["verified_key"] = known["identity_key"]
+        self._save()
+
+    def is_verified(self, contact: Address) -> bool:
+        known = self.state["contacts"].get(str(contact)) or {}
+        return bool(known.get("verified_key")) and known.get("verified_key") == known.get("identity_key")
+
+    def conversations(self) -> dict[str, list[dict[str, Any]]]:
+        return dict(self.state["conversations"])
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _remember(self, who: Address, direction: str, event: dict[str, Any]) -> None:
+        self.state["conversations"].setdefault(str(who), []).append({"direction": direction, **event})
+
+    def _note_dropped(self, what: str) -> None:
+        self.state.setdefault("dropped", []).append({"at": int(time.time()), "what": what})
+
+    def _save(self) -> None:
+        self.state["device_secrets"] = self.device.to_json()
+        self.keystore.save()
+
+
+def _wire(key: SignedPreKey) -> dict[str, Any]:
+    return dict(json.loads(PreKeyWire.of(key).model_dump_json()))
+
+
+def _header_json(header: InitialHeader) -> dict[str, Any]:
+    return {
+        "identity_key": b64encode(header.identity_key),
+        "identity_dh": b64encode(header.identity_dh),
+        "ephemeral_key": b64encode(header.ephemeral_key),
+        "signed_prekey_id": header.signed_prekey_id,
+        "one_time_prekey_id": header.one_time_prekey_id,
+        "pq_prekey_id": header.pq_prekey_id,
+        "pq_ciphertext": b64encode(header.pq_ciphertext),
+    }
+
+
+def _header_from_json(data: dict[str, Any]) -> InitialHeader:
+    try:
+        return InitialHeader(
+            identity_key=b64decode(data["identity_key"]),
+            identity_dh=b64decode(data["identity_dh"]),
+            ephemeral_key=b64decode(data["ephemeral_key"]),
+            signed_prekey_id=int(data["signed_prekey_id"]),
+            one_time_prekey_id=None if data["one_time_prekey_id"] is None else int(data["one_time_prekey_id"]),
+            pq_prekey_id=int(data["pq_prekey_id"]),
+            pq_ciphertext=b64decode(data["pq_ciphertext"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClientError(f"a malformed handshake header: {exc}") from exc

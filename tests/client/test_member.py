@@ -1,0 +1,145 @@
+"""A mentee at node A and a mentor at node B talk through the reference client; no node can read it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from client.api import ApiError
+from client.member import Address, ClientError, IdentityChanged, MemberClient
+from node.members import MemberProfile, invite_member
+from tests.node.federation.cluster import Clock, RunningNode, peer_all, start_cluster
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+async def two_nodes(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
+    nodes = await start_cluster(tmp_path, ["A", "B"], Clock())
+    try:
+        await peer_all(nodes)
+        yield nodes
+    finally:
+        for running in nodes:
+            await running.stop()
+
+
+async def member_at(node: RunningNode, name: str, role: str, keystores: Path) -> MemberClient:
+    """Invite a member at ``node`` and register their client with the invite code."""
+    invitation = await invite_member(
+        node.node, MemberProfile.validated(name=name, email=f"{name.lower()}@{node.name.lower()}.example"), role
+    )
+    return await MemberClient.register(node.url, invitation.code, keystores / f"{name}.keystore", PASSPHRASE)
+
+
+async def receive_all(client: MemberClient, count: int) -> list[str]:
+    bodies: list[str] = []
+    for _ in range(50):
+        bodies += [r.event["body"] for r in await client.receive(wait=1)]
+        if len(bodies) >= count:
+            break
+    return bodies
+
+
+async def test_a_mentee_and_a_mentor_at_two_nodes_exchange_messages_both_ways_in_order(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+
+    sent = [f"question {i}" for i in range(5)]
+    await mentee.send_many(mentor.address, sent)
+    assert await receive_all(mentor, 5) == sent
+
+    replies = [f"answer {i}" for i in range(5)]
+    await mentor.send_many(mentee.address, replies)
+    assert await receive_all(mentee, 5) == replies
+
+    await mentee.send(mentor.address, "thanks!")
+    assert await receive_all(mentor, 1) == ["thanks!"]
+    # Exactly once: nothing more arrives, and both sides keep the conversation in order.
+    assert await mentor.receive(wait=0.2) == []
+    history = mentor.conversations()[str(mentee.address)]
+    assert [(m["direction"], m["body"]) for m in history] == [("in", s) for s in sent] + [
+        ("out", r) for r in replies
+    ] + [("in", "thanks!")]
+
+
+async def test_a_reopened_keystore_continues_the_conversation(two_nodes: list[RunningNode], tmp_path: Path) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    await mentee.send(mentor.address, "first")
+    assert await receive_all(mentor, 1) == ["first"]
+    mentor = MemberClient.open(tmp_path / "Carlos.keystore", PASSPHRASE)
+    await mentor.send(mentee.address, "reply after a restart")
+    assert await receive_all(mentee, 1) == ["reply after a restart"]
+
+
+async def test_safety_numbers_match_and_a_changed_identity_blocks_sending(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    await mentee.send(mentor.address, "hello")
+    await receive_all(mentor, 1)
+    assert mentee.safety_number(mentor.address) == mentor.safety_number(mentee.address)
+    mentee.mark_verified(mentor.address)
+    assert mentee.is_verified(mentor.address)
+
+    # The contact's identity changes (a new device key, or a node swapping keys): blocked until verified again.
+    mentee.state["contacts"][str(mentor.address)]["identity_key"] = "00" * 32
+    with pytest.raises(IdentityChanged, match="verify"):
+        await mentee.send(mentor.address, "are you still you?")
+
+
+async def test_the_nodes_store_only_ciphertext(
+    two_nodes: list[RunningNode], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    canary = "CANARY-7f3a9c-the-thesis-draft-is-late"
+    await mentee.send(mentor.address, canary)
+    await receive_all(mentor, 1)
+    await mentor.send(mentee.address, canary + "-reply")
+    await receive_all(mentee, 1)
+    for running in two_nodes:
+        # Requests between the nodes, captured by the recording transport.
+        for request in running.transport.sent:
+            assert canary.encode() not in request.body
+        for path in running.config.data_dir.rglob("*"):
+            if path.is_file():
+                assert canary.encode() not in path.read_bytes(), path
+    assert any(request.url.endswith("/federation/v1/messages") for request in a.transport.sent)
+    assert canary not in caplog.text
+
+
+async def test_a_member_of_a_node_that_is_not_a_peer_cannot_be_reached(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    mentee = await member_at(two_nodes[0], "Mina", "mentee", tmp_path)
+    with pytest.raises(ApiError) as refused:
+        await mentee.send(Address("someone", "http://127.0.0.1:9"), "hello?")
+    assert refused.value.status == 409
+
+
+async def test_an_unknown_member_at_a_peer_is_reported(two_nodes: list[RunningNode], tmp_path: Path) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    with pytest.raises(ApiError) as missing:
+        await mentee.send(Address("no-such-member", b.url), "hello?")
+    assert missing.value.status == 404
+
+
+def test_an_address_needs_a_member_and_a_node_url() -> None:
+    assert str(Address.parse("abc@https://uni.example/")) == "abc@https://uni.example"
+    for text in ("abc", "@https://x.example", "abc@uni.example"):
+        with pytest.raises(ClientError):
+            Address.parse(text)
