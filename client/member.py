@@ -34,6 +34,7 @@ DEVICE = "main"
 ONE_TIME_PREKEYS = 50
 REFILL_BELOW = 20
 MAX_SEEN = 10_000
+MAX_REQUEST_BYTES = 512 * 1024
 
 
 class ClientError(Exception):
@@ -174,8 +175,8 @@ class MemberClient:
                 events.append(event)
             # The advanced ratchets are saved before anything leaves: a message key is never used twice.
             self._save()
-            for start in range(0, len(outgoing), 100):
-                results = await api.send(outgoing[start : start + 100])
+            for request in _requests(outgoing):
+                results = await api.send(request)
                 refused = [r for r in results if r.get("status") == "rejected"]
                 if refused:
                     raise ClientError(f"the node refused {len(refused)} message(s): {refused[0].get('message')}")
@@ -402,6 +403,20 @@ class MemberClient:
     def _save(self) -> None:
         self.state["device_secrets"] = self.device.to_json()
         self.keystore.save()
+
+
+def _requests(outgoing: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split messages into send requests of at most 100 messages and about 512 KB each."""
+    requests: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for message in outgoing:
+        length = len(message["ciphertext"]) + 300
+        if requests[-1] and (len(requests[-1]) == 100 or size + length > MAX_REQUEST_BYTES):
+            requests.append([])
+            size = 0
+        requests[-1].append(message)
+        size += length
+    return [request for request in requests if request]
 
 
 def _wire(key: SignedPreKey) -> dict[str, Any]:

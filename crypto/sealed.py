@@ -12,7 +12,7 @@ from __future__ import annotations
 from crypto import _primitives
 from crypto.errors import DecryptionFailed, InvalidKey
 
-BUCKETS = (512, 2048, 8192, 32768, 131072)
+BUCKETS = (1024, 4096, 16384, 65536, 131072)
 SEAL_OVERHEAD = 48
 
 

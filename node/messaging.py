@@ -32,7 +32,7 @@ from protocol.member import MemberStatus
 
 MAX_CIPHERTEXT = BUCKETS[-1] + SEAL_OVERHEAD
 MAX_MESSAGE_BATCH = 100
-MAX_BATCH_BYTES = 1024 * 1024
+MAX_BATCH_BYTES = 1024 * 1024 - 1024  # a delivery request, envelope included, stays under 1 MiB
 DEDUP_SECONDS = 2 * DAY  # message and transaction ids are remembered at least 24 h (here 48 h)
 DELIVERED = "delivered"
 DUPLICATE = "duplicate"

@@ -223,8 +223,8 @@ class OutboxStore:
         await self._session.flush()
 
     async def batch(self, peer: str, max_items: int, max_bytes: int) -> list[StoredMessage]:
-        """The oldest messages for ``peer``: at most ``max_items``, and at most ``max_bytes`` of
-        ciphertext unless a single message is larger (it then travels alone)."""
+        """The oldest messages for ``peer``: at most ``max_items``, whose request stays within
+        ``max_bytes`` (ciphertext in base64 plus the envelope: see :func:`envelope_size`)."""
         rows = (
             await self._session.execute(
                 select(OutboxRow).where(col(OutboxRow.peer) == peer).order_by(col(OutboxRow.id)).limit(max_items)
@@ -233,7 +233,7 @@ class OutboxStore:
         batch: list[StoredMessage] = []
         size = 0
         for row in rows:
-            size += len(row.ciphertext)
+            size += envelope_size(len(row.ciphertext))
             if batch and size > max_bytes:
                 break
             batch.append(_message(row.id, row, row.created_at, peer=row.peer))
@@ -246,6 +246,12 @@ class OutboxStore:
     async def counts(self) -> dict[str, int]:
         rows = await self._session.execute(select(col(OutboxRow.peer), func.count()).group_by(col(OutboxRow.peer)))
         return {peer: int(count) for peer, count in rows.all()}
+
+
+def envelope_size(ciphertext_bytes: int) -> int:
+    """An upper bound of one message's share of a delivery request: base64url of the ciphertext
+    plus the JSON of its ids (at most 64 + 36 + 32 characters) and punctuation."""
+    return (ciphertext_bytes * 4 + 2) // 3 + 200
 
 
 def _message(row_id: int | None, row: MailboxRow | OutboxRow, at: int, *, peer: str = "") -> StoredMessage:
