@@ -18,6 +18,8 @@ from node.config import load_config
 from node.errors import NodeError
 from node.federation.transport import AiohttpTransport
 from node.instance import Node, open_node, read_secret_for
+from protocol.canonical import JsonValue
+from protocol.discovery import parse_window
 from protocol.errors import ProtocolError
 
 T = TypeVar("T")
@@ -119,3 +121,64 @@ def with_transport(
 
 def format_time(timestamp: int) -> str:
     return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def availability_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that describe a mentor's published availability (operator and client alike)."""
+    options = [
+        click.option("--topic", "topics", multiple=True, required=True, help="A topic the mentor offers; repeat."),
+        click.option("--language", "languages", multiple=True, required=True, help="BCP 47 tag; repeat."),
+        click.option("--timezone", required=True, help="The mentor's IANA time zone, e.g. Europe/Berlin."),
+        click.option("--window", "windows", multiple=True, help="Weekly local window like mon:18:00-20:00; repeat."),
+        click.option("--capacity", type=click.IntRange(0, 1000), required=True, help="Open places."),
+        click.option("--display-name", default="", help="The name to publish (default: none)."),
+        click.option("--bio", default="", help="A short bio to publish."),
+        click.option("--credential", "credentials", multiple=True, help="A self-declared qualification; repeat."),
+        click.option("--lifetime-days", type=click.IntRange(1, 30), help="Days until it expires (default 14)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def availability_from(
+    *,
+    topics: tuple[str, ...],
+    languages: tuple[str, ...],
+    timezone: str,
+    windows: tuple[str, ...],
+    capacity: int,
+    display_name: str,
+    bio: str,
+    credentials: tuple[str, ...],
+    verified: tuple[str, ...] = (),
+) -> dict[str, JsonValue]:
+    """The availability object the options describe (windows parsed, credentials marked)."""
+    parsed = [parse_window(text) for text in windows]
+    return {
+        "display_name": display_name,
+        "bio": bio,
+        "topics": list(topics),
+        "languages": list(languages),
+        "timezone": timezone,
+        "capacity": capacity,
+        "windows": [{"day": w.day, "start_minute": w.start_minute, "end_minute": w.end_minute} for w in parsed],
+        "credentials": [{"title": t, "verified": False} for t in credentials]
+        + [{"title": t, "verified": True} for t in verified],
+    }
+
+
+def search_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a mentor search (``discover`` on the node, ``client discover`` for a member)."""
+    options = [
+        click.option("--topic", "topics", multiple=True, help="Wanted topic; repeat (any matches)."),
+        click.option("--language", "languages", multiple=True, help="Wanted language; repeat (any matches)."),
+        click.option("--timezone", help="The mentee's IANA time zone (needed with --window)."),
+        click.option("--window", "windows", multiple=True, help="The mentee's weekly window like mon:18:00-20:00."),
+        click.option("--institution", help="Only mentors of this node (base URL)."),
+        click.option("--include-full", is_flag=True, help="Also mentors without open places."),
+        click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

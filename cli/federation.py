@@ -7,8 +7,17 @@ from typing import Any
 
 import click
 
-from cli.common import data_dir_option, format_time, guarded, json_option, passphrase_option, with_node, with_transport
-from cli.output import emit
+from cli.common import (
+    data_dir_option,
+    format_time,
+    guarded,
+    json_option,
+    passphrase_option,
+    search_options,
+    with_node,
+    with_transport,
+)
+from cli.output import emit, print_mentors
 from node.discovery import MentorIndex, make_query, result_json
 from node.errors import NodeError
 from node.federation.peers import add_peer, block_host, list_peers, remove_peer, repin_peer, unblock_host
@@ -126,13 +135,7 @@ def peer_unblock(host: str, data_dir: Path, passphrase_file: Path | None, as_jso
 
 @click.command()
 @data_dir_option
-@click.option("--topic", "topics", multiple=True, help="Wanted topic; repeat (any matches).")
-@click.option("--language", "languages", multiple=True, help="Wanted language; repeat (any matches).")
-@click.option("--timezone", help="The mentee's IANA time zone (needed with --window).")
-@click.option("--window", "windows", multiple=True, help="The mentee's weekly window like mon:18:00-20:00.")
-@click.option("--institution", help="Only mentors of this node (base URL).")
-@click.option("--include-full", is_flag=True, help="Also mentors without open places.")
-@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@search_options
 @passphrase_option
 @json_option
 @guarded
@@ -170,13 +173,4 @@ def discover(
 
     results = with_node(data_dir, passphrase_file, search)
 
-    def human() -> None:
-        if not results:
-            click.echo("No mentor matches. Try fewer filters, or check 'mentornet peer list'.")
-        for rank_number, item in enumerate(results, 1):
-            name = item["display_name"] or item["mentor"]
-            click.echo(f"{rank_number:>2}. {name}  ({item['institution']})  score {item['score']}")
-            for reason in item["why"]["reasons"]:
-                click.echo(f"      - {reason}")
-
-    emit(as_json, results, human)
+    emit(as_json, results, lambda: print_mentors(results))

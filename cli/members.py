@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from cli.common import data_dir_option, format_time, guarded, json_option, passphrase_option, with_node
+from cli.common import (
+    availability_from,
+    availability_options,
+    data_dir_option,
+    format_time,
+    guarded,
+    json_option,
+    passphrase_option,
+    with_node,
+)
 from cli.output import emit
 from node.announcements import publish_availability, withdraw_availability
 from node.errors import NodeError
@@ -20,8 +29,6 @@ from node.members import (
     list_members,
     remove_member,
 )
-from protocol.canonical import JsonValue
-from protocol.discovery import parse_window
 
 
 @click.group()
@@ -164,18 +171,10 @@ def member_remove(member_id: str, data_dir: Path, yes: bool, passphrase_file: Pa
 @member.command("announce")
 @click.argument("member_id")
 @data_dir_option
-@click.option("--topic", "topics", multiple=True, required=True, help="A topic the mentor offers; repeat.")
-@click.option("--language", "languages", multiple=True, required=True, help="BCP 47 tag; repeat.")
-@click.option("--timezone", required=True, help="The mentor's IANA time zone, e.g. Europe/Berlin.")
-@click.option("--window", "windows", multiple=True, help="Weekly local window like mon:18:00-20:00; repeat.")
-@click.option("--capacity", type=click.IntRange(0, 1000), required=True, help="Open places.")
-@click.option("--display-name", default="", help="The name to publish (default: none).")
-@click.option("--bio", default="", help="A short bio to publish.")
-@click.option("--credential", "credentials", multiple=True, help="A self-declared qualification; repeat.")
+@availability_options
 @click.option(
     "--verified-credential", "verified", multiple=True, help="A qualification the institution has checked; repeat."
 )
-@click.option("--lifetime-days", type=click.IntRange(1, 30), help="Days until it expires (default 14).")
 @passphrase_option
 @json_option
 @guarded
@@ -196,18 +195,17 @@ def member_announce(
     as_json: bool,
 ) -> None:
     """Publish a mentor's availability to the federation, on the mentor's behalf."""
-    parsed = [parse_window(text) for text in windows]
-    availability: dict[str, JsonValue] = {
-        "display_name": display_name,
-        "bio": bio,
-        "topics": list(topics),
-        "languages": list(languages),
-        "timezone": timezone,
-        "capacity": capacity,
-        "windows": [{"day": w.day, "start_minute": w.start_minute, "end_minute": w.end_minute} for w in parsed],
-        "credentials": [{"title": t, "verified": False} for t in credentials]
-        + [{"title": t, "verified": True} for t in verified],
-    }
+    availability = availability_from(
+        topics=topics,
+        languages=languages,
+        timezone=timezone,
+        windows=windows,
+        capacity=capacity,
+        display_name=display_name,
+        bio=bio,
+        credentials=credentials,
+        verified=verified,
+    )
     raw = with_node(
         data_dir,
         passphrase_file,

@@ -36,3 +36,14 @@ def progress_printer(label: str, as_json: bool) -> Callable[[int, int], None]:
         click.echo(f"\r{label}: {done}/{total} ({100 * done // total}%)", err=True, nl=done >= total)
 
     return report
+
+
+def print_mentors(results: list[dict[str, Any]]) -> None:
+    """Ranked search results for a person, each with the reasons it matched."""
+    if not results:
+        click.echo("No mentor matches. Try fewer filters, or check 'mentornet peer list'.")
+    for rank_number, item in enumerate(results, 1):
+        name = item["display_name"] or item["mentor"]
+        click.echo(f"{rank_number:>2}. {name}  ({item['institution']})  score {item['score']}")
+        for reason in item["why"]["reasons"]:
+            click.echo(f"      - {reason}")
