@@ -72,7 +72,7 @@ def guarded(func: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False, prompt: str = "Node passphrase") -> str:
     if passphrase_file is not None:
         try:
             text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
@@ -84,8 +84,8 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> s
             click.echo(f"warning: {passphrase_file} is accessible to other users; chmod 600 it", err=True)
         return text
     if not sys.stdin.isatty():
-        raise NodeError("no passphrase: pass --passphrase-file or set MENTORNET_PASSPHRASE_FILE")
-    return str(click.prompt("Node passphrase", hide_input=True, confirmation_prompt=confirm))
+        raise NodeError("no passphrase and no terminal to ask on: pass --passphrase-file (or set its variable)")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
 def with_node(data_dir: Path, passphrase_file: Path | None, action: Callable[[Node], Awaitable[T]]) -> T:

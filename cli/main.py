@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from cli.client import client
 from cli.common import (
     data_dir_option,
     guarded,
@@ -266,7 +267,7 @@ def main() -> None:
     cli(prog_name="mentornet")
 
 
-for command in (member, keys, audit, peer, discover):
+for command in (member, keys, audit, peer, discover, client):
     cli.add_command(command)
 
 

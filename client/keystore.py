@@ -31,6 +31,8 @@ AAD = b"mentornet/v1/client-keystore"
 class KeystoreError(Exception):
     """The keystore is missing, unreadable, or the passphrase is wrong."""
 
+    code = "keystore_error"
+
 
 @dataclass
 class Keystore:

@@ -40,9 +40,13 @@ MAX_REQUEST_BYTES = 512 * 1024
 class ClientError(Exception):
     """Something the member must act on (the message says what)."""
 
+    code = "client_error"
+
 
 class IdentityChanged(ClientError):
     """A verified contact's identity key changed: sending is blocked until it is verified again."""
+
+    code = "identity_changed"
 
 
 @dataclass(frozen=True)
