@@ -143,3 +143,37 @@ def test_an_address_needs_a_member_and_a_node_url() -> None:
     for text in ("abc", "@https://x.example", "abc@uni.example"):
         with pytest.raises(ClientError):
             Address.parse(text)
+
+
+async def test_three_nodes_carry_three_conversations_at_once(tmp_path: Path) -> None:
+    nodes = await start_cluster(tmp_path, ["A", "B", "C"], Clock())
+    try:
+        await peer_all(nodes)
+        a, b, c = nodes
+        mentee = await member_at(a, "Mina", "mentee", tmp_path)
+        carlos = await member_at(b, "Carlos", "mentor", tmp_path)
+        chiara = await member_at(c, "Chiara", "mentor", tmp_path)
+        await mentee.send_many(carlos.address, ["to Carlos 1", "to Carlos 2"])
+        await mentee.send_many(chiara.address, ["to Chiara 1", "to Chiara 2"])
+        await carlos.send(chiara.address, "colleague to colleague")
+        assert await receive_all(carlos, 2) == ["to Carlos 1", "to Carlos 2"]
+        assert sorted(await receive_all(chiara, 3)) == ["colleague to colleague", "to Chiara 1", "to Chiara 2"]
+        await carlos.send(mentee.address, "from Carlos")
+        await chiara.send(mentee.address, "from Chiara")
+        got: list[tuple[Address, str]] = []
+        while len(got) < 2:
+            got += [(r.sender, r.event["body"]) for r in await mentee.receive(wait=2)]
+        assert sorted(got, key=lambda item: item[1]) == [
+            (carlos.address, "from Carlos"),
+            (chiara.address, "from Chiara"),
+        ]
+        history = chiara.conversations()
+        assert [(m["direction"], m["body"]) for m in history[str(mentee.address)]] == [
+            ("in", "to Chiara 1"),
+            ("in", "to Chiara 2"),
+            ("out", "from Chiara"),
+        ]
+        assert [m["body"] for m in history[str(carlos.address)]] == ["colleague to colleague"]
+    finally:
+        for running in nodes:
+            await running.stop()
