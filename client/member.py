@@ -68,6 +68,14 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """Messages ready for ``POST /client/v1/messages`` (``outgoing``) and the events they carry."""
+
+    outgoing: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Received:
     sender: Address
     event: dict[str, Any]
@@ -165,29 +173,33 @@ class MemberClient:
 
     async def send_many(self, to: Address, bodies: list[str]) -> list[str]:
         """Send several messages to one member (every device), in order; return their ids."""
+        sealed = await self.seal_messages(to, bodies)
         async with self.api() as api:
-            sessions = await self._sessions_for(api, to)
-            outgoing: list[dict[str, Any]] = []
-            ids: list[str] = []
-            events: list[dict[str, Any]] = []
-            for body in bodies:
-                message_id = secrets.token_urlsafe(16)
-                event = {"type": "message", "id": message_id, "body": body, "sent_at": int(time.time())}
-                for device_id, record in sessions.items():
-                    outgoing.append(await self._seal_event(to, device_id, record, event, message_id))
-                ids.append(message_id)
-                events.append(event)
-            # The advanced ratchets are saved before anything leaves: a message key is never used twice.
-            self._save()
-            for request in _requests(outgoing):
+            for request in send_requests(sealed.outgoing):
                 results = await api.send(request)
                 refused = [r for r in results if r.get("status") == "rejected"]
                 if refused:
                     raise ClientError(f"the node refused {len(refused)} message(s): {refused[0].get('message')}")
-        for event in events:
+        for event in sealed.events:
             self._remember(to, "out", event)
         self._save()
-        return ids
+        return [str(event["id"]) for event in sealed.events]
+
+    async def seal_messages(self, to: Address, bodies: list[str]) -> Sealed:
+        """Encrypt text messages for every device of ``to`` without sending them; the advanced
+        ratchets are saved first, so a message key is never used twice even if sending fails."""
+        async with self.api() as api:
+            sessions = await self._sessions_for(api, to)
+        outgoing: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for body in bodies:
+            message_id = secrets.token_urlsafe(16)
+            event = {"type": "message", "id": message_id, "body": body, "sent_at": int(time.time())}
+            for device_id, record in sessions.items():
+                outgoing.append(await self._seal_event(to, device_id, record, event, message_id))
+            events.append(event)
+        self._save()
+        return Sealed(outgoing, events)
 
     async def _sessions_for(self, api: NodeApi, to: Address) -> dict[str, dict[str, Any]]:
         """The sessions with each of a contact's devices, starting new ones from fresh bundles."""
@@ -409,7 +421,7 @@ class MemberClient:
         self.keystore.save()
 
 
-def _requests(outgoing: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def send_requests(outgoing: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Split messages into send requests of at most 100 messages and about 512 KB each."""
     requests: list[list[dict[str, Any]]] = [[]]
     size = 0

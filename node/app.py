@@ -78,7 +78,7 @@ def build_app(
     app.router.add_get("/metrics", _metrics)
     inbound.add_routes(app)
     messages.add_routes(app)
-    client_api.add_routes(app)
+    client_api.add_routes(app, config.client_requests_per_minute)
     return app
 
 

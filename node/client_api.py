@@ -38,12 +38,11 @@ from protocol.member import validate_timezone
 
 INDEX = web.AppKey("mentor_index", MentorIndex)
 CLIENT_LIMITER = web.AppKey("client_limiter", RateLimiter)
-CLIENT_REQUESTS_PER_MINUTE = 600
 MAX_WAIT_SECONDS = 30.0
 
 
-def add_routes(app: web.Application) -> None:
-    app[CLIENT_LIMITER] = RateLimiter(CLIENT_REQUESTS_PER_MINUTE)
+def add_routes(app: web.Application, requests_per_minute: int) -> None:
+    app[CLIENT_LIMITER] = RateLimiter(requests_per_minute)
     app.router.add_get("/client/v1/openapi.json", _openapi)
     app.router.add_post("/client/v1/register", _register)
     app.router.add_put("/client/v1/me/availability", _put_availability)
@@ -253,7 +252,8 @@ async def _member(request: web.Request) -> str:
     if member_id is None:
         raise Unauthorized("the access token is not valid")
     if not request.app[CLIENT_LIMITER].allow(member_id):
-        raise RequestRejected(429, "rate_limited", f"more than {CLIENT_REQUESTS_PER_MINUTE} requests a minute")
+        limit = request.app[CLIENT_LIMITER].per_minute
+        raise RequestRejected(429, "rate_limited", f"more than {limit} requests a minute; slow down")
     return member_id
 
 

@@ -72,6 +72,7 @@ class NodeConfig:
     max_body_bytes: int = 1024 * 1024
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     invite_ttl_days: int = 7
+    client_requests_per_minute: int = 600
     signing_key_validity_days: int = 365
     federation: FederationSettings = field(default_factory=FederationSettings)
 
@@ -107,6 +108,8 @@ def validate_config(config: NodeConfig) -> NodeConfig:
         raise ConfigError(f"{where}: server.port must be between 1 and 65535")
     if config.max_body_bytes < 1024:
         raise ConfigError(f"{where}: server.max_body_bytes must be at least 1024")
+    if config.client_requests_per_minute < 1:
+        raise ConfigError(f"{where}: members.client_requests_per_minute must be >= 1")
     if config.invite_ttl_days < 1 or config.signing_key_validity_days < 1:
         raise ConfigError(f"{where}: members.invite_ttl_days and keys.signing_key_validity_days must be >= 1")
     if config.database_url and not config.database_url.startswith("postgresql+asyncpg://"):
@@ -157,6 +160,9 @@ def load_config(data_dir: Path) -> NodeConfig:
             max_body_bytes=_typed(server.get("max_body_bytes", 1024 * 1024), int, "server.max_body_bytes", path),
             metrics_allow=tuple(metrics.get("allow", ("127.0.0.1/32", "::1/128"))),
             invite_ttl_days=_typed(members.get("invite_ttl_days", 7), int, "members.invite_ttl_days", path),
+            client_requests_per_minute=_typed(
+                members.get("client_requests_per_minute", 600), int, "members.client_requests_per_minute", path
+            ),
             signing_key_validity_days=_typed(
                 keys.get("signing_key_validity_days", 365), int, "keys.signing_key_validity_days", path
             ),
@@ -192,7 +198,10 @@ def write_config(config: NodeConfig) -> None:
             "key_file": key_file,
             "signing_key_validity_days": config.signing_key_validity_days,
         },
-        "members": {"invite_ttl_days": config.invite_ttl_days},
+        "members": {
+            "invite_ttl_days": config.invite_ttl_days,
+            "client_requests_per_minute": config.client_requests_per_minute,
+        },
         "metrics": {"allow": list(config.metrics_allow)},
         "federation": asdict(config.federation),
     }

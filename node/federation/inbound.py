@@ -67,6 +67,7 @@ class RateLimiter:
     """A token bucket per peer: ``per_minute`` requests a minute, bursts up to the same number."""
 
     def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
         self._rate = per_minute / 60.0
         self._capacity = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}

@@ -8,12 +8,13 @@ peer whose member wants to start a session (each one-time pre-key is handed out 
 
 and answers per item (``delivered``, ``duplicate`` or ``rejected`` with a code). The sending side,
 :func:`deliver_outbox`, runs in each peer's sync loop: one batch in flight per peer, and the
-transaction id is derived from the outbox rows it carries, so a retry after a crash or a lost
-answer is recognized.
+transaction id is a digest of the message ids it carries, so a retry after a crash or a lost
+answer is recognized, and no other batch can share it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
@@ -71,6 +72,12 @@ async def fetch_remote_keys(
     return await client.get(peer, f"/federation/v1/members/{quote(member_id, safe='')}/keys{query}", keys)
 
 
+def transaction_id(message_ids: list[str]) -> str:
+    """The same for a retry of the same batch, different for any other batch: a digest of the
+    (unique) message ids it carries, never of row numbers, which a database may hand out again."""
+    return hashlib.sha256("\n".join(message_ids).encode()).hexdigest()[:32]
+
+
 async def deliver_outbox(client: FederationClient, peer: StoredPeer, keys: KeySet) -> int:
     """Send the peer's queued messages, one batch at a time; return how many left the outbox.
 
@@ -87,7 +94,7 @@ async def deliver_outbox(client: FederationClient, peer: StoredPeer, keys: KeySe
             batch = await OutboxStore(session).batch(peer.base_url, MAX_MESSAGE_BATCH, MAX_BATCH_BYTES)
         if not batch:
             return sent
-        txn = f"{batch[0].id}-{batch[-1].id}-{len(batch)}"
+        txn = transaction_id([item.message_id for item in batch])
         answer = await client.post(
             peer,
             MESSAGES_PATH,

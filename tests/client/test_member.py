@@ -69,6 +69,17 @@ async def test_a_mentee_and_a_mentor_at_two_nodes_exchange_messages_both_ways_in
     ] + [("in", "thanks!")]
 
 
+async def test_single_messages_sent_one_after_another_all_arrive(two_nodes: list[RunningNode], tmp_path: Path) -> None:
+    # Each leaves the outbox empty before the next: a transaction id made of row numbers, which
+    # SQLite hands out again, once made the receiver answer the second as a repeat of the first.
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    for text in ("one", "two", "three"):
+        await mentee.send(mentor.address, text)
+        assert await receive_all(mentor, 1) == [text]
+
+
 async def test_a_reopened_keystore_continues_the_conversation(two_nodes: list[RunningNode], tmp_path: Path) -> None:
     a, b = two_nodes
     mentee = await member_at(a, "Mina", "mentee", tmp_path)
