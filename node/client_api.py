@@ -20,10 +20,13 @@ from node.federation.messages import fetch_remote_keys
 from node.federation.peers import normalize_base_url
 from node.members import member_for_token, redeem_invite
 from node.messaging import (
+    DELIVERED,
     MAX_MESSAGE_BATCH,
+    QUEUED,
     acknowledge,
     add_prekeys,
     key_bundles,
+    outgoing,
     parse_recipient,
     prekey_counts,
     receive,
@@ -184,25 +187,19 @@ async def _send(request: web.Request) -> web.Response:
     items = body.get("messages")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_MESSAGE_BATCH:
         raise MalformedMessage(f'expected {{"messages": [1 to {MAX_MESSAGE_BATCH} messages]}}')
-    context = request.app[FEDERATION]
-    peers = list(await context.directory.usable())
-    results = []
+    messages = []
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("ciphertext"), str):
             raise MalformedMessage('each message is {"to": {...}, "id": ID, "ciphertext": base64url}')
-        recipient = parse_recipient(item.get("to"))
-        try:
-            status = await send(
-                context.node, recipient, item.get("id"), b64decode(item["ciphertext"], field="ciphertext"), peers
-            )
-        except (NotFound, Conflict) as exc:
-            results.append({"id": item.get("id"), "status": "rejected", "error": exc.code, "message": str(exc)})
-            continue
-        if status == "queued":
-            context.on_outbox(recipient.node)
-        else:
-            context.mailboxes.notify(recipient.member, recipient.device)
-        results.append({"id": item.get("id"), "status": status})
+        ciphertext = b64decode(item["ciphertext"], field="ciphertext")
+        messages.append(outgoing(parse_recipient(item.get("to")), item.get("id"), ciphertext))
+    context = request.app[FEDERATION]
+    results = await send(context.node, messages, list(await context.directory.usable()))
+    for message, result in zip(messages, results, strict=True):
+        if result["status"] == QUEUED:
+            context.on_outbox(message.recipient.node)
+        elif result["status"] == DELIVERED:
+            context.mailboxes.notify(message.recipient.member, message.recipient.device)
     return web.json_response({"results": results})
 
 

@@ -36,6 +36,7 @@ MAX_BATCH_BYTES = 1024 * 1024 - 1024  # a delivery request, envelope included, s
 DEDUP_SECONDS = 2 * DAY  # message and transaction ids are remembered at least 24 h (here 48 h)
 DELIVERED = "delivered"
 DUPLICATE = "duplicate"
+QUEUED = "queued"
 REJECTED = "rejected"
 _MESSAGE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -176,33 +177,58 @@ async def key_bundles(node: Node, member_id: str, *, bundles: bool = True) -> di
         }
 
 
-async def send(
-    node: Node, recipient: Recipient, message_id: object, ciphertext: bytes, usable_peers: Sequence[str]
-) -> str:
-    """Accept a sealed message from a local member's client: deliver it to a local mailbox, or
-    queue it in the outbox of the recipient's node. Returns ``"delivered"``, ``"duplicate"`` or ``"queued"``.
+@dataclass(frozen=True)
+class Outgoing:
+    """A sealed message a local client sends."""
+
+    recipient: Recipient
+    message_id: str
+    ciphertext: bytes
+
+
+def outgoing(recipient: Recipient, message_id: object, ciphertext: bytes) -> Outgoing:
+    """Check a message's id and size.
 
     Raises:
-        NotFound: if a local recipient device does not exist.
-        Conflict: if the recipient's node is not a peer of this node.
+        InvalidField: if the id is not 1 to 64 of ``A-Z a-z 0-9 - _`` or the ciphertext is empty or too big.
     """
     _check_message(message_id, ciphertext)
     assert isinstance(message_id, str)
+    return Outgoing(recipient, message_id, ciphertext)
+
+
+async def send(node: Node, messages: Sequence[Outgoing], usable_peers: Sequence[str]) -> list[dict[str, Any]]:
+    """Accept sealed messages from a local member's client, in one transaction: each is delivered
+    to a local mailbox, or queued in the outbox of the recipient's node. Answers per message:
+    ``delivered``, ``duplicate``, ``queued``, or ``rejected`` with ``not_found`` (no such local
+    device) or ``conflict`` (the recipient's node is not a peer)."""
     origin = normalize_base_url(node.config.base_url)
-    if recipient.node == origin:
-        async with node.database.transaction() as session:
-            await _local_device(session, recipient.member, recipient.device)
-            fresh = await MailboxStore(session).deliver(
-                recipient.member, recipient.device, message_id, ciphertext, node.clock()
-            )
-        return DELIVERED if fresh else DUPLICATE
-    if recipient.node not in usable_peers:
-        raise Conflict(f"{recipient.node} is not a peer of this node; messages cannot reach it")
+    now = node.clock()
+    results: list[dict[str, Any]] = [{}] * len(messages)
+    local: list[tuple[int, tuple[str, str, str, bytes]]] = []
+    queued: list[tuple[str, str, str, str, bytes]] = []
     async with node.database.transaction() as session:
-        await OutboxStore(session).add(
-            recipient.node, recipient.member, recipient.device, message_id, ciphertext, node.clock()
-        )
-    return "queued"
+        devices = _DeviceCheck(session)
+        for index, message in enumerate(messages):
+            to = message.recipient
+            if to.node == origin:
+                error = await devices.missing(to.member, to.device)
+                if error is None:
+                    local.append((index, (to.member, to.device, message.message_id, message.ciphertext)))
+                    continue
+                results[index] = _rejected(message.message_id, error)
+            elif to.node not in usable_peers:
+                results[index] = _rejected(
+                    message.message_id, Conflict(f"{to.node} is not a peer of this node; messages cannot reach it")
+                )
+            else:
+                queued.append((to.node, to.member, to.device, message.message_id, message.ciphertext))
+                results[index] = {"id": message.message_id, "status": QUEUED}
+        fresh = await MailboxStore(session).deliver([entry for _, entry in local], now)
+        await OutboxStore(session).add(queued, now)
+    for (index, entry), new in zip(local, fresh, strict=True):
+        results[index] = {"id": entry[2], "status": DELIVERED if new else DUPLICATE}
+    return results
 
 
 async def receive(node: Node, member_id: str, device_id: str, limit: int) -> list[StoredMessage]:
@@ -230,45 +256,74 @@ async def accept_delivery(
     if not isinstance(items, list) or len(items) > MAX_MESSAGE_BATCH:
         raise MalformedMessage(f"messages must be a list of at most {MAX_MESSAGE_BATCH}")
     now = node.clock()
-    touched: set[tuple[str, str]] = set()
     async with node.database.transaction() as session:
         mailbox = MailboxStore(session)
         recorded = await mailbox.recorded_transaction(peer, txn_id)
         if recorded is not None:
-            return json.loads(recorded), touched
-        results: list[dict[str, Any]] = []
-        for item in items:
-            results.append(await _accept_one(session, mailbox, item, now, touched))
+            return json.loads(recorded), set()
+        devices = _DeviceCheck(session)
+        results: list[dict[str, Any]] = [{}] * len(items)
+        entries: list[tuple[int, tuple[str, str, str, bytes]]] = []
+        for index, item in enumerate(items):
+            try:
+                entry = _delivered_item(item)
+            except (MalformedMessage, InvalidField) as exc:
+                results[index] = _rejected(item.get("id") if isinstance(item, dict) else None, exc)
+                continue
+            error = await devices.missing(entry[0], entry[1])
+            if error is not None:
+                results[index] = _rejected(entry[2], error)
+                continue
+            entries.append((index, entry))
+        fresh = await mailbox.deliver([entry for _, entry in entries], now)
+        touched: set[tuple[str, str]] = set()
+        for (index, entry), new in zip(entries, fresh, strict=True):
+            results[index] = {"id": entry[2], "status": DELIVERED if new else DUPLICATE}
+            if new:
+                touched.add((entry[0], entry[1]))
         await mailbox.record_transaction(peer, txn_id, json.dumps(results), now)
     return results, touched
 
 
-async def _accept_one(
-    session: Any, mailbox: MailboxStore, item: object, now: int, touched: set[tuple[str, str]]
-) -> dict[str, Any]:
-    message_id = item.get("id") if isinstance(item, dict) else None
-    try:
-        if not isinstance(item, dict):
-            raise MalformedMessage("each message is an object")
-        member, device = item.get("member"), item.get("device")
-        if not isinstance(member, str) or not isinstance(device, str) or not isinstance(item.get("ciphertext"), str):
-            raise MalformedMessage("a message has member, device and ciphertext")
-        ciphertext = b64decode(item["ciphertext"], field="ciphertext")
-        _check_message(message_id, ciphertext)
-        assert isinstance(message_id, str)
-        await _local_device(session, member, device)
-        fresh = await mailbox.deliver(member, device, message_id, ciphertext, now)
-    except (MalformedMessage, InvalidField, NotFound) as exc:
-        code = "unknown_recipient" if isinstance(exc, NotFound) else "malformed"
-        return {
-            "id": message_id if isinstance(message_id, str) else None,
-            "status": REJECTED,
-            "error": code,
-            "message": str(exc),
-        }
-    if fresh:
-        touched.add((member, device))
-    return {"id": message_id, "status": DELIVERED if fresh else DUPLICATE}
+def _delivered_item(item: object) -> tuple[str, str, str, bytes]:
+    if not isinstance(item, dict):
+        raise MalformedMessage("each message is an object")
+    member, device, message_id = item.get("member"), item.get("device"), item.get("id")
+    if not isinstance(member, str) or not isinstance(device, str) or not isinstance(item.get("ciphertext"), str):
+        raise MalformedMessage("a message has member, device and ciphertext")
+    ciphertext = b64decode(item["ciphertext"], field="ciphertext")
+    _check_message(message_id, ciphertext)
+    assert isinstance(message_id, str)
+    return member, device, message_id, ciphertext
+
+
+def _rejected(message_id: object, error: Exception) -> dict[str, Any]:
+    codes: dict[type[Exception], str] = {NotFound: "unknown_recipient", Conflict: "not_a_peer"}
+    code = codes.get(type(error), "malformed")
+    return {
+        "id": message_id if isinstance(message_id, str) else None,
+        "status": REJECTED,
+        "error": code,
+        "message": str(error),
+    }
+
+
+class _DeviceCheck:
+    """Whether local recipients exist, looked up once per (member, device) in a batch."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._known: dict[tuple[str, str], NotFound | None] = {}
+
+    async def missing(self, member_id: str, device_id: str) -> NotFound | None:
+        key = (member_id, device_id)
+        if key not in self._known:
+            try:
+                await _local_device(self._session, member_id, device_id)
+                self._known[key] = None
+            except NotFound as exc:
+                self._known[key] = exc
+        return self._known[key]
 
 
 async def forget_old(node: Node) -> None:

@@ -33,6 +33,7 @@ log = logging.getLogger("mentornet.federation")
 FEED_PATH = "/federation/v1/announcements"
 SUPERVISE_SECONDS = 1.0
 PURGE_SECONDS = 60.0
+CONTACT_RECORD_SECONDS = 10  # how stale a peer's recorded last contact may get while all is well
 _JITTER = secrets.SystemRandom()
 
 
@@ -111,10 +112,12 @@ class Synchronizer:
                         await self._pull(peer)
                         next_pull = time.monotonic() + settings.pull_interval_seconds
                         talked = True
-                    if talked:
-                        await self._record(
-                            peer, failures=0, retry_at=None, last_error=None, last_contact_at=self._context.node.clock()
-                        )
+                    now = self._context.node.clock()
+                    recovered = peer.failures or peer.retry_at is not None or peer.last_error is not None
+                    if talked and (recovered or (peer.last_contact_at or 0) < now - CONTACT_RECORD_SECONDS):
+                        # Not on every round: each write also empties the peer cache that every
+                        # federation request reads.
+                        await self._record(peer, failures=0, retry_at=None, last_error=None, last_contact_at=now)
                 except PeerError as exc:
                     try:
                         await self._failed(peer, exc)

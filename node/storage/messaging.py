@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -144,23 +144,46 @@ class MailboxStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def deliver(self, member_id: str, device_id: str, message_id: str, ciphertext: bytes, now: int) -> bool:
-        """Put a message in a device's mailbox; ``False`` if this message id was delivered before."""
+    async def deliver(self, entries: list[tuple[str, str, str, bytes]], now: int) -> list[bool]:
+        """Put messages (member, device, message id, ciphertext) in mailboxes, in order; for each,
+        ``False`` if its id was delivered to that device before (then it is not stored again).
+
+        Two statements for the batch: which ids were seen, then the new rows. A concurrent writer
+        of the same id (only a misbehaving peer would be one) makes the transaction fail on the
+        primary key instead of storing the message twice.
+        """
+        if not entries:
+            return []
         connection = await self._session.connection()
-        seen = await connection.execute(
-            insert(connection.dialect, SeenMessageRow.__table__)  # type: ignore[attr-defined]
-            .values(member_id=member_id, device_id=device_id, message_id=message_id, seen_at=now)
-            .on_conflict_do_nothing(index_elements=["member_id", "device_id", "message_id"])
-        )
-        if not seen.rowcount:
-            return False
-        self._session.add(
-            MailboxRow(
-                member_id=member_id, device_id=device_id, message_id=message_id, ciphertext=ciphertext, received_at=now
+        seen_table = SeenMessageRow.__table__  # type: ignore[attr-defined]
+        known = {
+            (member, device, message)
+            for member, device, message in await connection.execute(
+                select(seen_table.c.member_id, seen_table.c.device_id, seen_table.c.message_id).where(
+                    tuple_(seen_table.c.member_id, seen_table.c.device_id, seen_table.c.message_id).in_(
+                        {(member, device, message) for member, device, message, _ in entries}
+                    )
+                )
             )
-        )
-        await self._session.flush()
-        return True
+        }
+        fresh: list[bool] = []
+        for member, device, message, _ciphertext in entries:
+            fresh.append((member, device, message) not in known)
+            known.add((member, device, message))
+        stored = [entry for entry, new in zip(entries, fresh, strict=True) if new]
+        if stored:
+            await connection.execute(
+                insert(connection.dialect, seen_table),
+                [{"member_id": m, "device_id": d, "message_id": i, "seen_at": now} for m, d, i, _ in stored],
+            )
+            await connection.execute(
+                insert(connection.dialect, MailboxRow.__table__),  # type: ignore[attr-defined]
+                [
+                    {"member_id": m, "device_id": d, "message_id": i, "ciphertext": c, "received_at": now}
+                    for m, d, i, c in stored
+                ],
+            )
+        return fresh
 
     async def pending(self, member_id: str, device_id: str, limit: int) -> list[StoredMessage]:
         rows = (
@@ -207,20 +230,17 @@ class OutboxStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(
-        self, peer: str, member_id: str, device_id: str, message_id: str, ciphertext: bytes, now: int
-    ) -> None:
-        self._session.add(
-            OutboxRow(
-                peer=peer,
-                member_id=member_id,
-                device_id=device_id,
-                message_id=message_id,
-                ciphertext=ciphertext,
-                created_at=now,
+    async def add(self, entries: list[tuple[str, str, str, str, bytes]], now: int) -> None:
+        """Queue messages (peer, member, device, message id, ciphertext), in order, in one statement."""
+        if entries:
+            connection = await self._session.connection()
+            await connection.execute(
+                insert(connection.dialect, OutboxRow.__table__),  # type: ignore[attr-defined]
+                [
+                    {"peer": p, "member_id": m, "device_id": d, "message_id": i, "ciphertext": c, "created_at": now}
+                    for p, m, d, i, c in entries
+                ],
             )
-        )
-        await self._session.flush()
 
     async def batch(self, peer: str, max_items: int, max_bytes: int) -> list[StoredMessage]:
         """The oldest messages for ``peer``: at most ``max_items``, whose request stays within

@@ -20,11 +20,13 @@ from node.keyring import UnlockSecret
 from node.members import MemberProfile, invite_member, redeem_invite
 from node.messaging import (
     DUPLICATE,
+    MAX_CIPHERTEXT,
     Recipient,
     accept_delivery,
     acknowledge,
     add_prekeys,
     key_bundles,
+    outgoing,
     prekey_counts,
     receive,
     register_device,
@@ -124,24 +126,47 @@ async def test_a_device_list_for_another_member_is_refused(node: Node) -> None:
 
 async def test_a_local_message_waits_until_acknowledged_and_is_never_stored_twice(node: Node) -> None:
     member_id, _ = await registered(node)
-    here = Recipient(node.config.base_url, member_id, "main")
-    assert await send(node, here, "m1", b"sealed-1", []) == "delivered"
-    assert await send(node, here, "m1", b"sealed-1", []) == DUPLICATE
+    message = outgoing(Recipient(node.config.base_url, member_id, "main"), "m1", b"sealed-1")
+    assert await send(node, [message, message], []) == [
+        {"id": "m1", "status": "delivered"},
+        {"id": "m1", "status": DUPLICATE},
+    ]
     waiting = await receive(node, member_id, "main", 10)
     assert [(m.message_id, m.ciphertext) for m in waiting] == [("m1", b"sealed-1")]
     assert await acknowledge(node, member_id, "main", ["m1"]) == 1
     assert await receive(node, member_id, "main", 10) == []
-    assert await send(node, here, "m1", b"sealed-1", []) == DUPLICATE  # remembered after deletion
+    assert (await send(node, [message], []))[0]["status"] == DUPLICATE  # remembered after deletion
 
 
-async def test_a_message_for_an_unknown_device_or_a_non_peer_is_refused(node: Node) -> None:
+async def test_each_message_of_a_send_is_answered_on_its_own(node: Node) -> None:
     member_id, _ = await registered(node)
-    with pytest.raises(NotFound):
-        await send(node, Recipient(node.config.base_url, member_id, "tablet"), "m1", b"x", [])
-    with pytest.raises(Conflict, match="not a peer"):
-        await send(node, Recipient("https://elsewhere.example", member_id, "main"), "m1", b"x", [])
-    with pytest.raises(InvalidField):
-        await send(node, Recipient(node.config.base_url, member_id, "main"), "bad id!", b"x", [])
+    here = node.config.base_url
+    results = await send(
+        node,
+        [
+            outgoing(Recipient(here, member_id, "tablet"), "m1", b"x"),
+            outgoing(Recipient("https://elsewhere.example", member_id, "main"), "m2", b"x"),
+            outgoing(Recipient("https://peer.example", "someone", "main"), "m3", b"x"),
+            outgoing(Recipient(here, member_id, "main"), "m4", b"x"),
+        ],
+        ["https://peer.example"],
+    )
+    assert [(r["status"], r.get("error")) for r in results] == [
+        ("rejected", "unknown_recipient"),
+        ("rejected", "not_a_peer"),
+        ("queued", None),
+        ("delivered", None),
+    ]
+
+
+def test_a_malformed_message_id_or_size_is_refused() -> None:
+    here = Recipient("https://uni.example", "m", "main")
+    with pytest.raises(InvalidField, match="message id"):
+        outgoing(here, "bad id!", b"x")
+    with pytest.raises(InvalidField, match="sealed message"):
+        outgoing(here, "ok", b"")
+    with pytest.raises(InvalidField, match="sealed message"):
+        outgoing(here, "ok", bytes(MAX_CIPHERTEXT + 1))
 
 
 async def test_a_repeated_delivery_transaction_gets_the_same_answer_and_stores_once(node: Node) -> None:
