@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +30,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 QueryObserver = Callable[[str, float], None]
 
 
+_IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("in_sqlite_transaction", default=False)
+
+
 class Database:
     """One engine and its session factory; ``where`` names the database in every error message."""
 
@@ -42,12 +47,21 @@ class Database:
         if observe_query is not None:
             _observe_queries(self.engine, observe_query)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite admits one writer, and every transaction here begins IMMEDIATE: queue them in the
+        # process rather than in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        self._sqlite_writer = asyncio.Lock() if self.backend == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any error."""
+        queue = self._sqlite_writer if self._sqlite_writer is not None and not _IN_TRANSACTION.get() else None
         try:
-            async with self._sessions() as session, session.begin():
+            async with contextlib.AsyncExitStack() as stack:
+                if queue is not None:
+                    await stack.enter_async_context(queue)
+                    stack.callback(_IN_TRANSACTION.reset, _IN_TRANSACTION.set(True))
+                session = await stack.enter_async_context(self._sessions())
+                await stack.enter_async_context(session.begin())
                 yield session
         except DBAPIError as exc:
             raise StorageError(f"{self.where}: database error: {exc.orig}") from exc
