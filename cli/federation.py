@@ -87,7 +87,7 @@ def peer_list(data_dir: Path, passphrase_file: Path | None, as_json: bool) -> No
             offset = f"{peer_row.clock_offset:+d} s" if peer_row.clock_offset is not None else "unknown"
             click.echo(
                 f"{peer_row.base_url}  {peer_row.name}  [{peer_row.state}]  last contact {contact}  "
-                f"backlog {status.backlog}  clock offset {offset}"
+                f"backlog {status.backlog}  outbox {status.outbox}  clock offset {offset}"
             )
             if peer_row.last_error:
                 click.echo(f"    last error: {peer_row.last_error}")

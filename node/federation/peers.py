@@ -21,6 +21,7 @@ from node.federation.transport import OutboundRequest, Transport
 from node.instance import Node
 from node.storage.announcements import AnnouncementStore
 from node.storage.audit import AuditStore
+from node.storage.messaging import OutboxStore
 from node.storage.peers import PeerStore, StoredPeer
 from protocol.encoding import b64decode
 from protocol.errors import ProtocolError
@@ -41,6 +42,7 @@ class FingerprintMismatch(NodeError):
 class PeerStatus:
     peer: StoredPeer
     backlog: int
+    outbox: int = 0
 
     def as_json(self) -> dict[str, object]:
         peer = self.peer
@@ -54,6 +56,7 @@ class PeerStatus:
             "last_error": peer.last_error,
             "clock_offset_seconds": peer.clock_offset,
             "backlog": self.backlog,
+            "outbox": self.outbox,
             "failures": peer.failures,
             "retry_at": peer.retry_at,
         }
@@ -208,13 +211,18 @@ async def unblock_host(node: Node, host: str) -> None:
 
 
 async def list_peers(node: Node) -> tuple[list[PeerStatus], set[str]]:
-    """Every peer with its backlog (own announcement changes not yet pushed), and blocked hosts."""
+    """Every peer with its backlog (own announcement changes not yet pushed) and its outbox
+    (sealed messages not yet delivered), and blocked hosts."""
     own = normalize_base_url(node.config.base_url)
     async with node.database.transaction() as session:
         peers = await PeerStore(session).all()
         blocked = await PeerStore(session).blocked_hosts()
         store = AnnouncementStore(session)
-        statuses = [PeerStatus(peer, await store.pending(own, peer.push_cursor, node.clock())) for peer in peers]
+        outbox = await OutboxStore(session).counts()
+        statuses = [
+            PeerStatus(peer, await store.pending(own, peer.push_cursor, node.clock()), outbox.get(peer.base_url, 0))
+            for peer in peers
+        ]
     return statuses, blocked
 
 

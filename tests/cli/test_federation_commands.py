@@ -100,7 +100,7 @@ def test_peer_add_pins_a_node_whose_fingerprint_matches(served_peer: tuple[str, 
     assert added == {"base_url": url, "name": "B College", "fingerprint": fingerprint}
     listed = _json(_run("peer", "list", "--data-dir", str(local), "--json"))
     assert isinstance(listed, dict)
-    assert [(p["base_url"], p["state"], p["backlog"]) for p in listed["peers"]] == [(url, "active", 0)]
+    assert [(p["base_url"], p["state"], p["backlog"], p["outbox"]) for p in listed["peers"]] == [(url, "active", 0, 0)]
     audit = _json(_run("audit", "list", "--data-dir", str(local), "--json"))
     assert isinstance(audit, list) and audit[-1]["action"] == "peer.add"
 

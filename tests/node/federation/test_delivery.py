@@ -4,6 +4,7 @@ down for a while; after restarts every message arrives exactly once, in order.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -117,6 +118,25 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         await b.stop()
 
 
+async def outbox_of(served: ServedNode) -> dict[str, int]:
+    """``mentornet peer list --json`` on the running node's data directory: messages waiting per peer."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli.main",
+        "peer",
+        "list",
+        "--data-dir",
+        str(served.config.data_dir),
+        "--json",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "MENTORNET_HOME": ""},
+    )
+    out, _ = await process.communicate()
+    return {peer["base_url"]: peer["outbox"] for peer in json.loads(out)["peers"]}
+
+
 async def received_bodies(client: MemberClient, count: int, *, within: float = 60.0) -> list[str]:
     bodies: list[str] = []
     deadline = asyncio.get_running_loop().time() + within
@@ -134,6 +154,7 @@ async def test_a_killed_sender_with_a_full_outbox_and_a_returning_receiver_lose_
     await setup.b.stop()  # B is away: everything stays in A's outbox
     bodies = [f"message {i}" for i in range(COUNT)]
     await setup.mentee.send_many(setup.mentor.address, bodies)
+    assert await outbox_of(setup.a) == {setup.b.url: COUNT}  # what the operator sees
     await setup.a.kill()
     await setup.a.start()
     await asyncio.sleep(1.0)  # A retries against the absent B and backs off
