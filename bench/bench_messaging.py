@@ -37,19 +37,18 @@ from client.member import MemberClient, send_requests
 from node.config import FederationSettings, NodeConfig, UnlockMethod, write_config
 from node.federation.peers import add_peer
 from node.federation.transport import AiohttpTransport
-from node.instance import init_node
+from node.instance import init_node, open_node
 from node.keyring import UnlockSecret
 from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
 from tests.conftest import free_port
+from tests.node.federation.cluster import ServedNode
 
 
-class Served:
-    """A node in its own process."""
-
-    def __init__(self, name: str, work: Path) -> None:
-        port = free_port()
-        self.config = NodeConfig(
+def served(name: str, work: Path) -> ServedNode:
+    port = free_port()
+    return ServedNode(
+        NodeConfig(
             data_dir=work / name,
             name=f"{name} University",
             base_url=f"http://127.0.0.1:{port}",
@@ -59,63 +58,27 @@ class Served:
             federation=FederationSettings(requests_per_minute=1_000_000, verify_processes=0),
             client_requests_per_minute=1_000_000,  # one member sends the whole load
         )
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "cli.main",
-            "serve",
-            "--data-dir",
-            str(self.config.data_dir),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "MENTORNET_HOME": ""},
-        )
-        async with NodeApi(self.config.base_url) as api:
-            for _ in range(400):
-                try:
-                    await api._call("GET", "/healthz")
-                    return
-                except Exception:
-                    await asyncio.sleep(0.05)
-        raise SystemExit(f"{self.config.name} did not start")
-
-    def peak_rss_mib(self) -> float:
-        assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+    )
 
 
-async def prepare(work: Path) -> tuple[Served, Served, MemberClient, MemberClient]:
-    a, b = Served("A", work), Served("B", work)
+async def prepare(work: Path) -> tuple[ServedNode, ServedNode, MemberClient, MemberClient]:
+    a, b = served("A", work), served("B", work)
     invites = {}
     fingerprints = {}
-    for served, role in ((a, "mentee"), (b, "mentor")):
-        node = await init_node(served.config, None)
-        invites[served] = await invite_member(
+    for side, role in ((a, "mentee"), (b, "mentor")):
+        node = await init_node(side.config, None)
+        invites[side] = await invite_member(
             node, MemberProfile.validated(name=role, email=f"{role}@bench.example"), role
         )
-        fingerprints[served] = crypto.fingerprint((await load_key_set(node)).signer.public_key)
+        fingerprints[side] = crypto.fingerprint((await load_key_set(node)).signer.public_key)
         await node.close()
-        write_config(served.config)
+        write_config(side.config)
     await a.start()
     await b.start()
     transport = AiohttpTransport(connect_timeout=5, total_timeout=30)
     for left, right in ((a, b), (b, a)):
         assert left.config.key_file is not None
         await left.stop()  # peer while stopped: one process at a time owns the database
-        from node.instance import open_node
-
         node = await open_node(left.config, UnlockSecret.from_key_file(left.config.key_file))
         await add_peer(node, transport, right.config.base_url, fingerprints[right])
         await node.close()

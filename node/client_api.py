@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from node.announcements import publish_availability, withdraw_availability
 from node.discovery import MentorIndex, make_query, result_json
 from node.errors import Conflict, NotFound, PeerRefused, RequestRejected, Unauthorized
 from node.federation.client import FederationClient
-from node.federation.inbound import FEDERATION, RateLimiter
+from node.federation.inbound import FEDERATION, RateLimiter, json_object
 from node.federation.messages import fetch_remote_keys
 from node.federation.peers import normalize_base_url
 from node.members import member_for_token, redeem_invite
@@ -255,10 +254,4 @@ async def _member(request: web.Request) -> str:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, RecursionError) as exc:
-        raise MalformedMessage(f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise MalformedMessage("the body must be a JSON object")
-    return body
+    return json_object(await request.read(), "a JSON object")

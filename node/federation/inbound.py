@@ -284,14 +284,25 @@ async def signed_json(request: web.Request, payload: Any, status: int = 200) -> 
     return web.Response(body=body, status=status, headers=headers)
 
 
-async def _receive_announcements(request: web.Request) -> web.Response:
-    peer, body = await authenticate(request)
-    context = request.app[FEDERATION]
+def json_object(body: bytes, expected: str) -> dict[str, Any]:
+    """A request body that must be one JSON object; ``expected`` shows its shape in the error.
+
+    Raises:
+        MalformedMessage: if it is not JSON, or not an object.
+    """
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise MalformedMessage(f"the body is not JSON: {exc}") from exc
-    items = payload.get("announcements") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        raise MalformedMessage(f"expected {expected}")
+    return payload
+
+
+async def _receive_announcements(request: web.Request) -> web.Response:
+    peer, body = await authenticate(request)
+    context = request.app[FEDERATION]
+    items = json_object(body, '{"announcements": [...]}').get("announcements")
     if not isinstance(items, list):
         raise MalformedMessage('expected {"announcements": [...]}')
     if len(items) > MAX_BATCH:

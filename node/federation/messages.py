@@ -15,7 +15,6 @@ answer is recognized, and no other batch can share it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -24,13 +23,12 @@ from aiohttp import web
 
 from node.errors import PeerError
 from node.federation.client import FederationClient
-from node.federation.inbound import FEDERATION, authenticate, counted, signed_json
+from node.federation.inbound import FEDERATION, authenticate, counted, json_object, signed_json
 from node.messaging import MAX_BATCH_BYTES, MAX_MESSAGE_BATCH, REJECTED, accept_delivery, key_bundles
 from node.signing_keys import KeySet
 from node.storage.messaging import OutboxStore
 from node.storage.peers import StoredPeer
 from protocol.encoding import b64encode
-from protocol.errors import MalformedMessage
 
 log = logging.getLogger("mentornet.messaging")
 
@@ -45,12 +43,7 @@ def add_routes(app: web.Application) -> None:
 async def _receive_messages(request: web.Request) -> web.Response:
     peer, body = await authenticate(request)
     context = request.app[FEDERATION]
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedMessage(f"the body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise MalformedMessage('expected {"txn": ..., "messages": [...]}')
+    payload = json_object(body, '{"txn": ..., "messages": [...]}')
     results, touched = await accept_delivery(context.node, peer.base_url, payload.get("txn"), payload.get("messages"))
     for member_id, device_id in touched:
         context.mailboxes.notify(member_id, device_id)

@@ -13,20 +13,15 @@ from typing import Any
 import pytest
 
 from node.members import MemberProfile, invite_member
-from tests.node.federation.cluster import Clock, RunningNode, eventually, peer_all, start_cluster
+from tests.node.federation.cluster import RunningNode, eventually, peered_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 async def two_nodes(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await start_cluster(tmp_path, ["A", "B"], Clock())
-    try:
-        await peer_all(nodes)
+    async with peered_cluster(tmp_path, ["A", "B"]) as nodes:
         yield nodes
-    finally:
-        for running in nodes:
-            await running.stop()
 
 
 class Member:

@@ -11,20 +11,15 @@ import pytest
 from client.api import ApiError
 from client.member import Address, ClientError, IdentityChanged, MemberClient
 from node.members import MemberProfile, invite_member
-from tests.node.federation.cluster import Clock, RunningNode, peer_all, start_cluster
+from tests.node.federation.cluster import RunningNode, peered_cluster
 
 PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture
 async def two_nodes(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await start_cluster(tmp_path, ["A", "B"], Clock())
-    try:
-        await peer_all(nodes)
+    async with peered_cluster(tmp_path, ["A", "B"]) as nodes:
         yield nodes
-    finally:
-        for running in nodes:
-            await running.stop()
 
 
 async def member_at(node: RunningNode, name: str, role: str, keystores: Path) -> MemberClient:
@@ -157,10 +152,7 @@ def test_an_address_needs_a_member_and_a_node_url() -> None:
 
 
 async def test_three_nodes_carry_three_conversations_at_once(tmp_path: Path) -> None:
-    nodes = await start_cluster(tmp_path, ["A", "B", "C"], Clock())
-    try:
-        await peer_all(nodes)
-        a, b, c = nodes
+    async with peered_cluster(tmp_path, ["A", "B", "C"]) as (a, b, c):
         mentee = await member_at(a, "Mina", "mentee", tmp_path)
         carlos = await member_at(b, "Carlos", "mentor", tmp_path)
         chiara = await member_at(c, "Chiara", "mentor", tmp_path)
@@ -185,6 +177,3 @@ async def test_three_nodes_carry_three_conversations_at_once(tmp_path: Path) -> 
             ("out", "from Chiara"),
         ]
         assert [m["body"] for m in history[str(carlos.address)]] == ["colleague to colleague"]
-    finally:
-        for running in nodes:
-            await running.stop()

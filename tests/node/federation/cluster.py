@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+import os
+import signal
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
 from tests.conftest import free_port
 
+ROOT = Path(__file__).resolve().parents[3]
 FAST = FederationSettings(
     verify_processes=0,  # threads: a process pool per test node would only slow the suite
     push_interval_seconds=0.1,
@@ -161,6 +166,71 @@ async def peer_all(nodes: list[RunningNode]) -> None:
             if left is not right:
                 await add_peer(left.node, left.app[TRANSPORT], right.url, await right.fingerprint())
         left.app[FEDERATION].directory.invalidate()  # as the CLI's change would be seen within 2 s
+
+
+@contextlib.asynccontextmanager
+async def peered_cluster(
+    tmp_path: Path, names: list[str], clock: Clock | None = None, settings: FederationSettings = FAST
+) -> AsyncIterator[list[RunningNode]]:
+    """Nodes started, each peered with every other; stopped on exit."""
+    nodes = await start_cluster(tmp_path, names, clock or Clock(), settings)
+    try:
+        await peer_all(nodes)
+        yield nodes
+    finally:
+        for running in nodes:
+            await running.stop()
+
+
+class ServedNode:
+    """``mentornet serve`` in its own process (for tests that kill a node for real, and benchmarks)."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cli.main",
+            "serve",
+            "--data-dir",
+            str(self.config.data_dir),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "MENTORNET_HOME": ""},
+        )
+        async with aiohttp.ClientSession() as session:
+            for _ in range(400):
+                try:
+                    async with session.get(self.config.base_url + "/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.config.name} did not start")
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+    def peak_rss_mib(self) -> float:
+        """The process's peak resident memory (``VmHWM``), while it runs."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmHWM in /proc: not Linux?")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0, what: str = "condition") -> None:

@@ -18,7 +18,16 @@ from node.federation.inbound import FEDERATION
 from node.federation.peers import list_peers, repin_peer
 from node.signing_keys import rotate_signing_key
 from node.storage.tables import NodeSigningKey
-from tests.node.federation.cluster import FAST, Clock, RunningNode, eventually, peer_all, start_cluster, with_settings
+from tests.node.federation.cluster import (
+    FAST,
+    Clock,
+    RunningNode,
+    eventually,
+    peer_all,
+    peered_cluster,
+    start_cluster,
+    with_settings,
+)
 
 AVAILABILITY: dict[str, Any] = {
     "display_name": "Dr. Carla Mentor",
@@ -39,13 +48,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def cluster(tmp_path: Path, clock: Clock) -> AsyncIterator[list[RunningNode]]:
-    nodes = await start_cluster(tmp_path, ["A", "B", "C"], clock)
-    try:
-        await peer_all(nodes)
+    async with peered_cluster(tmp_path, ["A", "B", "C"], clock) as nodes:
         yield nodes
-    finally:
-        for running in nodes:
-            await running.stop()
 
 
 async def _publish(node: RunningNode, mentor: str, **changes: Any) -> None:

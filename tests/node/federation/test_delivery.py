@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 import crypto
@@ -25,53 +23,10 @@ from node.instance import init_node
 from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
 from tests.conftest import free_port
-from tests.node.federation.cluster import FAST, Clock, RunningNode, start_cluster
+from tests.node.federation.cluster import FAST, ROOT, Clock, RunningNode, ServedNode, start_cluster
 
-ROOT = Path(__file__).resolve().parents[3]
 PASSPHRASE = "a long passphrase for the test"
 COUNT = 1000
-
-
-class ServedNode:
-    """``mentornet serve`` in its own process, so that it can be killed for real."""
-
-    def __init__(self, config: NodeConfig) -> None:
-        self.config = config
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "cli.main",
-            "serve",
-            "--data-dir",
-            str(self.config.data_dir),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "MENTORNET_HOME": ""},
-        )
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(self.config.base_url + "/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("node A did not start")
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
 
 
 class Setup:

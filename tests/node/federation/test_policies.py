@@ -22,7 +22,15 @@ from node.signing_keys import load_key_set
 from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore
 from protocol.encoding import b64encode
-from tests.node.federation.cluster import FAST, Clock, RunningNode, eventually, peer_all, start_cluster, with_settings
+from tests.node.federation.cluster import (
+    FAST,
+    Clock,
+    RunningNode,
+    eventually,
+    peered_cluster,
+    start_cluster,
+    with_settings,
+)
 from tests.node.federation.test_inbound import PATH, RemotePeer, _body, _post
 
 AVAILABILITY: dict[str, Any] = {
@@ -36,13 +44,8 @@ AVAILABILITY: dict[str, Any] = {
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    nodes = await start_cluster(tmp_path, ["A", "B"], Clock())
-    try:
-        await peer_all(nodes)
+    async with peered_cluster(tmp_path, ["A", "B"]) as nodes:
         yield nodes
-    finally:
-        for running in nodes:
-            await running.stop()
 
 
 async def _origins(node: RunningNode) -> set[str]:
