@@ -21,6 +21,7 @@ from cli.common import (
     format_time,
     guarded,
     json_option,
+    passphrase_file_option,
     read_passphrase,
     search_options,
 )
@@ -33,12 +34,7 @@ DEFAULT_KEYSTORE = Path("~/.mentornet/keystore")
 
 
 def keystore_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option(
-        "--passphrase-file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        envvar="MENTORNET_CLIENT_PASSPHRASE_FILE",
-        help="Read the keystore passphrase from this file (default: $MENTORNET_CLIENT_PASSPHRASE_FILE, else a prompt).",
-    )(func)
+    func = passphrase_file_option("MENTORNET_CLIENT_PASSPHRASE_FILE", "keystore")(func)
     return click.option(
         "--keystore",
         type=click.Path(path_type=Path, dir_okay=False),

@@ -41,13 +41,18 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
 
 
-def passphrase_option(func: Callable[..., Any]) -> Callable[..., Any]:
+def passphrase_file_option(envvar: str, whose: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--passphrase-file`` for the ``whose`` passphrase, defaulting to ``$envvar``, else a prompt."""
     return click.option(
         "--passphrase-file",
         type=click.Path(path_type=Path, dir_okay=False),
-        envvar="MENTORNET_PASSPHRASE_FILE",
-        help="Read the node passphrase from this file (default: $MENTORNET_PASSPHRASE_FILE, else a prompt).",
-    )(func)
+        envvar=envvar,
+        help=f"Read the {whose} passphrase from this file (default: ${envvar}, else a prompt).",
+    )
+
+
+def passphrase_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return passphrase_file_option("MENTORNET_PASSPHRASE_FILE", "node")(func)
 
 
 def guarded(func: Callable[..., None]) -> Callable[..., None]:
