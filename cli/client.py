@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from cli.common import (
-    availability_from,
     availability_options,
     format_time,
     guarded,
@@ -197,31 +196,10 @@ def verify(address: str, confirm: bool, keystore: Path, passphrase_file: Path | 
 @json_option
 @client_errors
 def announce(
-    topics: tuple[str, ...],
-    languages: tuple[str, ...],
-    timezone: str,
-    windows: tuple[str, ...],
-    capacity: int,
-    display_name: str,
-    bio: str,
-    credentials: tuple[str, ...],
-    lifetime_days: int | None,
-    keystore: Path,
-    passphrase_file: Path | None,
-    as_json: bool,
+    availability: dict[str, Any], lifetime_days: int | None, keystore: Path, passphrase_file: Path | None, as_json: bool
 ) -> None:
     """Publish your availability as a mentor (credentials count as verified only if your institution did)."""
     member = _open(keystore, passphrase_file)
-    availability = availability_from(
-        topics=topics,
-        languages=languages,
-        timezone=timezone,
-        windows=windows,
-        capacity=capacity,
-        display_name=display_name,
-        bio=bio,
-        credentials=credentials,
-    )
 
     async def publish() -> dict[str, Any]:
         async with member.api() as api:

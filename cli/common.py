@@ -129,7 +129,43 @@ def format_time(timestamp: int) -> str:
 
 
 def availability_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that describe a mentor's published availability (operator and client alike)."""
+    """The options that describe a mentor's published availability (operator and client alike).
+
+    The command receives them as one ``availability`` object (windows parsed, credentials
+    marked; ``--verified-credential``, where the command offers it, marks them verified) and
+    ``lifetime_days``.
+    """
+
+    @functools.wraps(func)
+    def collected(
+        *args: Any,
+        topics: tuple[str, ...],
+        languages: tuple[str, ...],
+        timezone: str,
+        windows: tuple[str, ...],
+        capacity: int,
+        display_name: str,
+        bio: str,
+        credentials: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        verified: tuple[str, ...] = kwargs.pop("verified", ())
+        availability: dict[str, JsonValue] = {
+            "display_name": display_name,
+            "bio": bio,
+            "topics": list(topics),
+            "languages": list(languages),
+            "timezone": timezone,
+            "capacity": capacity,
+            "windows": [
+                {"day": w.day, "start_minute": w.start_minute, "end_minute": w.end_minute}
+                for w in (parse_window(text) for text in windows)
+            ],
+            "credentials": [{"title": t, "verified": False} for t in credentials]
+            + [{"title": t, "verified": True} for t in verified],
+        }
+        return func(*args, availability=availability, **kwargs)
+
     options = [
         click.option("--topic", "topics", multiple=True, required=True, help="A topic the mentor offers; repeat."),
         click.option("--language", "languages", multiple=True, required=True, help="BCP 47 tag; repeat."),
@@ -141,36 +177,10 @@ def availability_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--credential", "credentials", multiple=True, help="A self-declared qualification; repeat."),
         click.option("--lifetime-days", type=click.IntRange(1, 30), help="Days until it expires (default 14)."),
     ]
+    command: Callable[..., Any] = guarded(collected)  # a bad --window is one line too
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def availability_from(
-    *,
-    topics: tuple[str, ...],
-    languages: tuple[str, ...],
-    timezone: str,
-    windows: tuple[str, ...],
-    capacity: int,
-    display_name: str,
-    bio: str,
-    credentials: tuple[str, ...],
-    verified: tuple[str, ...] = (),
-) -> dict[str, JsonValue]:
-    """The availability object the options describe (windows parsed, credentials marked)."""
-    parsed = [parse_window(text) for text in windows]
-    return {
-        "display_name": display_name,
-        "bio": bio,
-        "topics": list(topics),
-        "languages": list(languages),
-        "timezone": timezone,
-        "capacity": capacity,
-        "windows": [{"day": w.day, "start_minute": w.start_minute, "end_minute": w.end_minute} for w in parsed],
-        "credentials": [{"title": t, "verified": False} for t in credentials]
-        + [{"title": t, "verified": True} for t in verified],
-    }
+        command = option(command)
+    return command
 
 
 def search_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from cli.common import (
-    availability_from,
     availability_options,
     data_dir_option,
     format_time,
@@ -29,6 +28,7 @@ from node.members import (
     list_members,
     remove_member,
 )
+from protocol.canonical import JsonValue
 
 
 @click.group()
@@ -181,31 +181,12 @@ def member_remove(member_id: str, data_dir: Path, yes: bool, passphrase_file: Pa
 def member_announce(
     member_id: str,
     data_dir: Path,
-    topics: tuple[str, ...],
-    languages: tuple[str, ...],
-    timezone: str,
-    windows: tuple[str, ...],
-    capacity: int,
-    display_name: str,
-    bio: str,
-    credentials: tuple[str, ...],
-    verified: tuple[str, ...],
+    availability: dict[str, JsonValue],
     lifetime_days: int | None,
     passphrase_file: Path | None,
     as_json: bool,
 ) -> None:
     """Publish a mentor's availability to the federation, on the mentor's behalf."""
-    availability = availability_from(
-        topics=topics,
-        languages=languages,
-        timezone=timezone,
-        windows=windows,
-        capacity=capacity,
-        display_name=display_name,
-        bio=bio,
-        credentials=credentials,
-        verified=verified,
-    )
     raw = with_node(
         data_dir,
         passphrase_file,

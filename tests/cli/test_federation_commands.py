@@ -207,7 +207,27 @@ def test_announcing_for_a_mentee_is_refused(local: Path) -> None:
     assert result.exit_code == 1 and "not a mentor" in result.stderr
 
 
-def test_a_bad_window_is_a_one_line_error(local: Path) -> None:
-    result = _run("discover", "--data-dir", str(local), "--timezone", "UTC", "--window", "someday:25:00-26:00")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["discover", "--timezone", "UTC"],
+        [
+            "member",
+            "announce",
+            "some-member",
+            "--topic",
+            "t",
+            "--language",
+            "en",
+            "--timezone",
+            "UTC",
+            "--capacity",
+            "1",
+        ],
+    ],
+    ids=["discover", "member announce"],
+)
+def test_a_bad_window_is_a_one_line_error(local: Path, command: list[str]) -> None:
+    result = _run(*command, "--data-dir", str(local), "--window", "someday:25:00-26:00")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: window: 'someday:25:00-26:00' is not like mon:18:00-20:30"
