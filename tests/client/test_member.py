@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from client.api import ApiError
-from client.member import Address, ClientError, IdentityChanged, MemberClient
+from client.member import ONE_TIME_PREKEYS, REFILL_BELOW, Address, ClientError, IdentityChanged, MemberClient
 from node.members import MemberProfile, invite_member
+from node.messaging import key_bundles
 from tests.node.federation.cluster import RunningNode, peered_cluster
 
 PASSPHRASE = "correct horse battery staple"
@@ -177,3 +178,22 @@ async def test_three_nodes_carry_three_conversations_at_once(tmp_path: Path) -> 
             ("out", "from Chiara"),
         ]
         assert [m["body"] for m in history[str(carlos.address)]] == ["colleague to colleague"]
+
+
+async def test_the_client_refills_one_time_prekeys_when_they_run_low(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    b = two_nodes[1]
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    for _ in range(ONE_TIME_PREKEYS - REFILL_BELOW + 1):  # bundles handed out to would-be contacts
+        await key_bundles(b.node, mentor.address.member)
+    async with mentor.api() as api:
+        assert await api.prekey_counts("main") == {"x25519": REFILL_BELOW - 1, "mlkem768": REFILL_BELOW - 1}
+    assert await mentor.refill_prekeys() == 2 * (ONE_TIME_PREKEYS - REFILL_BELOW + 1)
+    async with mentor.api() as api:
+        assert await api.prekey_counts("main") == {"x25519": ONE_TIME_PREKEYS, "mlkem768": ONE_TIME_PREKEYS}
+    assert await mentor.refill_prekeys() == 0
+    # The refilled keys work: a new contact's session starts from one of them.
+    mentee = await member_at(two_nodes[0], "Mina", "mentee", tmp_path)
+    await mentee.send(mentor.address, "hello with a fresh one-time key")
+    assert await receive_all(mentor, 1) == ["hello with a fresh one-time key"]
