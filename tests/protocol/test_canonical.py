@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from protocol.canonical import MAX_SAFE_INTEGER, JsonValue, canonical_json
+from protocol.canonical import MAX_SAFE_INTEGER, JsonValue, canonical_json, sorted_json
 from protocol.errors import MalformedMessage
 
 JCS_DIR = Path(__file__).resolve().parent.parent / "vectors" / "jcs"
@@ -248,3 +248,59 @@ def test_canonical_json_agrees_with_an_independent_rfc8785_implementation_on_ran
     for _ in range(2000):
         value = _random_json(rng)
         assert canonical_json(value) == rfc8785.dumps(value), value
+
+
+# --- The verifier's fast candidate (sorted_json) ------------------------------------------------
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [*value, *(k for v in value.values() for k in _keys(v))]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
+
+
+ORDINARY_KEYS = [
+    path for path in INTEGER_ONLY if all(ord(ch) <= 0xD7FF for key in _keys(_load_pair(path)[0]) for ch in key)
+]
+
+
+@pytest.mark.parametrize("input_path", ORDINARY_KEYS, ids=[path.name for path in ORDINARY_KEYS])
+def test_sorted_json_equals_the_canonical_form_of_jcs_vectors_without_exotic_keys(input_path: Path) -> None:
+    value = _load_pair(input_path)[0]
+    assert sorted_json(value) == canonical_json(value)
+
+
+def test_sorted_json_equals_the_canonical_form_of_random_documents() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        value = _random_document(rng, depth=0)
+        assert sorted_json(value) == canonical_json(value)
+
+
+def test_sorted_json_differs_only_where_utf16_order_differs() -> None:
+    value = {"\ufb33": 1, "\U0001f600": 2}
+    assert sorted_json(value) != canonical_json(value)  # the verifier then falls back to the exact form
+
+
+@pytest.mark.parametrize("value", [{"a": 1.0}, {"a": float("nan")}, {"a": "\udc00"}, {"a": b"x"}])
+def test_sorted_json_keeps_what_canonical_json_refuses_distinct_or_declines(value: Any) -> None:
+    # A float keeps its ".0", so no signed integer document can share its bytes; the rest decline.
+    encoded = sorted_json(value)
+    assert encoded is None or encoded == b'{"a":1.0}'
+
+
+def _random_document(rng: random.Random, depth: int) -> Any:
+    kind = rng.choice(["int", "str", "bool", "null", "list", "object"] if depth < 4 else ["int", "str"])
+    if kind == "int":
+        return rng.randint(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+    if kind == "str":
+        return "".join(rng.choice('aZ09 \u00e9\u20ac"\\\n\t\u0001') for _ in range(rng.randint(0, 8)))
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_document(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {f"k{rng.randint(0, 99)}\u00e9": _random_document(rng, depth + 1) for _ in range(rng.randint(0, 4))}

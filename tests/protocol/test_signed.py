@@ -194,3 +194,16 @@ def test_signature_covers_context_nul_canonical_json_of_the_body(signed: dict[st
     signature = b64decode(signed["signature"]["value"])
 
     nacl.signing.VerifyKey(SIGNER.public_key).verify(CONTEXT.encode() + b"\x00" + canonical_body, signature)
+
+
+def test_an_object_whose_keys_sort_differently_in_utf16_still_verifies() -> None:
+    # The verifier's fast encoding orders these keys differently from RFC 8785; it falls back.
+    body: dict[str, JsonValue] = {**BODY, "\ufb33": 1, "\U0001f600": 2}
+    raw = json.loads(json.dumps(sign_object(body, SIGNER, CONTEXT)))
+    assert verify_object(raw, CONTEXT, KEYS) == SIGNER.key_id
+
+
+def test_a_float_where_an_integer_was_signed_does_not_verify(signed: dict[str, Any]) -> None:
+    forged = {**signed, "issued_at": float(signed["issued_at"])}
+    with pytest.raises(BadSignature):
+        verify_object(forged, CONTEXT, KEYS)
