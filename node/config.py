@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -25,6 +26,13 @@ class UnlockMethod(StrEnum):
     KEY_FILE = "key-file"
 
 
+def default_verify_processes() -> int:
+    """One worker process per core but one: the serving process keeps a core of its own. (On this
+    2-core machine, 1 worker ingested 31-34 % of the raw verify rate; 2 workers, which left the
+    serving process to compete with them, 20-24 %: docs/performance.md.)"""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 @dataclass(frozen=True)
 class FederationSettings:
     """The ``[federation]`` section: peering policy, request limits, and the sync schedule."""
@@ -39,7 +47,7 @@ class FederationSettings:
     backoff_initial_seconds: float = 2.0
     backoff_max_seconds: float = 3600.0
     announcement_lifetime_days: int = 14
-    verify_processes: int = 2
+    verify_processes: int = field(default_factory=default_verify_processes)
 
     def problems(self) -> list[str]:
         checks = {
