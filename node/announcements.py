@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from node.errors import Conflict, NotFound
+from node.errors import Conflict, NotFound, RequestRejected
 from node.federation.peers import decoded_keys, normalize_base_url, retirements, usable
 from node.instance import DAY, Node
 from node.signing_keys import load_key_set
@@ -23,9 +23,9 @@ from node.storage.announcements import AnnouncementStore, StoredAnnouncement
 from node.storage.audit import AuditStore
 from node.storage.members import MemberStore
 from node.storage.peers import PeerStore, StoredPeer
-from protocol.announcement import MAX_LIFETIME, Announcement, build_announcement, verify_announcement
+from protocol.announcement import MAX_BATCH, MAX_LIFETIME, Announcement, build_announcement, verify_announcement
 from protocol.canonical import JsonValue
-from protocol.errors import ProtocolError
+from protocol.errors import MalformedMessage, ProtocolError
 from protocol.member import MemberStatus, Role
 from protocol.signed import signing_key_id
 
@@ -170,7 +170,7 @@ def _operator_attested(
 
 async def ingest(
     node: Node,
-    items: Sequence[object],
+    items: Sequence[object] | bytes,
     peers: Mapping[str, StoredPeer] | None = None,
     *,
     executor: Executor | None = None,
@@ -181,7 +181,13 @@ async def ingest(
     signature, whichever node relayed it. Our own announcements coming back are ignored.
     ``peers`` are the usable peers by base URL (active, host not blocked); read from the database
     when not given. The checks run in ``executor`` (worker processes, so that canonicalization and
-    validation use every core), else on two threads.
+    validation use every core), else on two threads. ``items`` may be the raw body of a push
+    (``{"announcements": [...]}``): a worker then parses it too, which keeps that work off the
+    serving process.
+
+    Raises:
+        MalformedMessage: if a raw body is not JSON of that shape.
+        RequestRejected: (413) if it holds more than ``MAX_BATCH`` announcements.
     """
     own = normalize_base_url(node.config.base_url)
     now = node.clock()
@@ -191,18 +197,27 @@ async def ingest(
             peers = usable({peer.base_url: peer for peer in await peer_store.all()}, await peer_store.blocked_hosts())
     keys = {origin: (decoded_keys(peer), retirements(peer)) for origin, peer in peers.items()}
     # Signature checks release the GIL, so even threads keep both cores busy and the event loop free.
-    halves = [list(enumerate(items))[half::VERIFY_PARTS] for half in range(VERIFY_PARTS)]
+    # A raw body goes whole to one worker (it is parsed once); parsed items are split in parts.
+    parts = 1 if isinstance(items, bytes) else VERIFY_PARTS
+    source = items if isinstance(items, bytes) else list(items)
     loop = asyncio.get_running_loop()
     try:
-        checked = await asyncio.gather(
-            *(loop.run_in_executor(executor, _check_all, part, own, keys, now) for part in halves)
+        outcomes = await asyncio.gather(
+            *(loop.run_in_executor(executor, _check_part, source, part, parts, own, keys, now) for part in range(parts))
         )
     except BrokenProcessPool:
         # A worker died (killed, out of memory): check on threads rather than refuse everything.
         log.error("announcement worker processes are broken; checking on threads until restart")
-        checked = await asyncio.gather(
-            *(loop.run_in_executor(None, _check_all, part, own, keys, now) for part in halves)
+        outcomes = await asyncio.gather(
+            *(loop.run_in_executor(None, _check_part, source, part, parts, own, keys, now) for part in range(parts))
         )
+    checked: list[list[tuple[int, ItemResult | StoredAnnouncement]]] = []
+    for part_outcome in outcomes:
+        if isinstance(part_outcome, BatchError):
+            if part_outcome.status == 413:
+                raise RequestRejected(413, part_outcome.code, part_outcome.message)
+            raise MalformedMessage(part_outcome.message)
+        checked.append(part_outcome)
     results: list[ItemResult] = []
     verified: dict[tuple[str, str], tuple[int, StoredAnnouncement]] = {}
     for index, outcome in sorted((item for part in checked for item in part), key=lambda item: item[0]):
@@ -239,10 +254,36 @@ async def ingest(
 OriginKeys = Mapping[str, tuple[Mapping[str, bytes], Mapping[str, int]]]
 
 
-def _check_all(
-    items: list[tuple[int, object]], own: str, keys: OriginKeys, now: int
-) -> list[tuple[int, ItemResult | StoredAnnouncement]]:
-    return [(index, _check(index, raw, own, keys, now)) for index, raw in items]
+@dataclass(frozen=True)
+class BatchError:
+    """A pushed body that is not a batch at all (sent back from a worker instead of raised)."""
+
+    status: int
+    code: str
+    message: str
+
+
+def _check_part(
+    source: bytes | list[object], part: int, parts: int, own: str, keys: OriginKeys, now: int
+) -> list[tuple[int, ItemResult | StoredAnnouncement]] | BatchError:
+    """Check every ``parts``-th item from ``part`` on; ``source`` is a raw pushed body or the items."""
+    items = _batch_items(source) if isinstance(source, bytes) else source
+    if isinstance(items, BatchError):
+        return items
+    return [(index, _check(index, raw, own, keys, now)) for index, raw in list(enumerate(items))[part::parts]]
+
+
+def _batch_items(body: bytes) -> list[object] | BatchError:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return BatchError(400, "malformed", f"the body is not JSON: {exc}")
+    items = payload.get("announcements") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return BatchError(400, "malformed", 'expected {"announcements": [...]}')
+    if len(items) > MAX_BATCH:
+        return BatchError(413, "batch_too_large", f"at most {MAX_BATCH} announcements a batch")
+    return items
 
 
 def _check(index: int, raw: object, own: str, keys: OriginKeys, now: int) -> ItemResult | StoredAnnouncement:
