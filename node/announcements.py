@@ -254,6 +254,12 @@ async def ingest(
 OriginKeys = Mapping[str, tuple[Mapping[str, bytes], Mapping[str, int]]]
 
 
+def worker_ready() -> bool:
+    """A no-op run once in each check worker at start-up, so that it is spawned and has imported
+    this module (and so the protocol code) before the first batch arrives."""
+    return True
+
+
 @dataclass(frozen=True)
 class BatchError:
     """A pushed body that is not a batch at all (sent back from a worker instead of raised)."""

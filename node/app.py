@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from aiohttp import web
 
 from node import client_api
+from node.announcements import worker_ready
 from node.config import NodeConfig
 from node.discovery import MentorIndex
 from node.errors import (
@@ -93,6 +94,9 @@ def _node_context(secret: UnlockSecret) -> Callable[[web.Application], AsyncIter
         if workers:
             # spawn, not fork: this process already runs threads (database driver, executor).
             federation.verify_pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            # Start the workers now (each imports the checking code once), not on the first batch.
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(federation.verify_pool, worker_ready) for _ in range(workers)))
         app[FEDERATION] = federation
         app[client_api.INDEX] = MentorIndex(node)
         warm_up = asyncio.create_task(app[client_api.INDEX].refresh(), name="discovery index warm-up")
