@@ -217,12 +217,6 @@ class DeviceSecrets:
                 made.append(self.public_prekey(kind, key_id))
         return made
 
-    def rotate_signed_prekeys(self) -> None:
-        """Replace both signed pre-keys (the old ones stay to answer handshakes already on their way
-        until :meth:`forget` is called for them)."""
-        self.signed_prekey_id = self._new_key(PreKeyKind.X25519)
-        self.pq_prekey_id = self._new_key(PreKeyKind.MLKEM768)
-
     def forget(self, kind: PreKeyKind, key_id: int) -> None:
         self.prekeys.pop((kind, key_id), None)
         self.one_time_ids.discard((kind, key_id))
