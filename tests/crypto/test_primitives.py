@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,21 @@ def test_x25519_refuses_a_small_order_public_key_and_wrong_lengths() -> None:
 
 
 # --- ML-KEM-768 (FIPS 203) ----------------------------------------------------------------------
+
+MLKEM768 = load_vectors("mlkem768_cctv.json")
+
+
+@pytest.mark.parametrize("vector", MLKEM768, ids=_ids(MLKEM768))
+def test_mlkem768_key_from_seed_matches_the_fips203_vector(vector: dict[str, str]) -> None:
+    public_key = _primitives.mlkem768_public_from_seed(bytes.fromhex(vector["d"] + vector["z"]))
+    assert public_key.hex().startswith(vector["ek_prefix"])
+    assert hashlib.sha3_256(public_key).hexdigest() == vector["ek_sha3_256"]
+
+
+@pytest.mark.parametrize("vector", MLKEM768, ids=_ids(MLKEM768))
+def test_mlkem768_decapsulation_matches_the_fips203_vector(vector: dict[str, str]) -> None:
+    secret = _primitives.mlkem768_decapsulate(bytes.fromhex(vector["d"] + vector["z"]), bytes.fromhex(vector["c"]))
+    assert secret.hex() == vector["K"]
 
 
 def test_mlkem768_encapsulated_secret_is_the_decapsulated_one() -> None:
