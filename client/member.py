@@ -35,6 +35,8 @@ ONE_TIME_PREKEYS = 50
 REFILL_BELOW = 20
 MAX_SEEN = 10_000
 MAX_REQUEST_BYTES = 512 * 1024
+MAX_TEXT_BYTES = 64 * 1024  # sealed with its envelope, it stays inside the largest padding bucket
+PREKEYS_PER_REQUEST = 20  # about 36 kB a request
 
 
 class ClientError(Exception):
@@ -147,11 +149,11 @@ class MemberClient:
             "identity_dh": _wire(self.device.identity_dh()),
             "signed_prekey": _wire(self.device.public_prekey(PreKeyKind.X25519, self.device.signed_prekey_id)),
             "pq_prekey": _wire(self.device.public_prekey(PreKeyKind.MLKEM768, self.device.pq_prekey_id)),
-            "one_time_prekeys": [_wire(key) for key in self.device.one_time_prekeys()],
+            "one_time_prekeys": [],
         }
         async with self.api() as api:
             answer = await api.put_device(DEVICE, upload)
-        return dict(answer["one_time_prekeys"])
+            return await _upload_prekeys(api, self.device.one_time_prekeys()) or dict(answer["one_time_prekeys"])
 
     async def refill_prekeys(self) -> int:
         """Top up one-time pre-keys when the node has fewer than :data:`REFILL_BELOW` of a kind left."""
@@ -162,7 +164,7 @@ class MemberClient:
                 return 0
             made = self.device.new_one_time_prekeys(ONE_TIME_PREKEYS - low)
             self._save()
-            await api.add_prekeys(DEVICE, [_wire(key) for key in made])
+            await _upload_prekeys(api, made)
         return len(made)
 
     # --- sending ------------------------------------------------------------------------------
@@ -188,6 +190,9 @@ class MemberClient:
     async def seal_messages(self, to: Address, bodies: list[str]) -> Sealed:
         """Encrypt text messages for every device of ``to`` without sending them; the advanced
         ratchets are saved first, so a message key is never used twice even if sending fails."""
+        too_long = [body for body in bodies if len(body.encode()) > MAX_TEXT_BYTES]
+        if too_long:
+            raise ClientError(f"a message holds at most {MAX_TEXT_BYTES // 1024} KiB of text; split it or share a file")
         async with self.api() as api:
             sessions = await self._sessions_for(api, to)
         outgoing: list[dict[str, Any]] = []
@@ -419,6 +424,17 @@ class MemberClient:
     def _save(self) -> None:
         self.state["device_secrets"] = self.device.to_json()
         self.keystore.save()
+
+
+async def _upload_prekeys(api: NodeApi, prekeys: list[SignedPreKey]) -> dict[str, int]:
+    """Upload one-time pre-keys in requests of :data:`PREKEYS_PER_REQUEST` (an ML-KEM pre-key is
+    about 1.7 kB on the wire, so a node with a small ``server.max_body_bytes`` still takes them);
+    return the node's counts after the last one."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(prekeys), PREKEYS_PER_REQUEST):
+        answer = await api.add_prekeys(DEVICE, [_wire(key) for key in prekeys[start : start + PREKEYS_PER_REQUEST]])
+        counts = dict(answer["one_time_prekeys"])
+    return counts
 
 
 def send_requests(outgoing: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

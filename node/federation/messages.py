@@ -21,12 +21,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from node.errors import PeerError
+from node.errors import PeerError, PeerRefused
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, authenticate, counted, json_object, signed_json
 from node.messaging import MAX_BATCH_BYTES, MAX_MESSAGE_BATCH, REJECTED, accept_delivery, key_bundles
 from node.signing_keys import KeySet
-from node.storage.messaging import OutboxStore
+from node.storage.messaging import OutboxStore, StoredMessage
 from node.storage.peers import StoredPeer
 from protocol.encoding import b64encode
 
@@ -76,41 +76,59 @@ async def deliver_outbox(client: FederationClient, peer: StoredPeer, keys: KeySe
 
     An item the peer stored or already had leaves the outbox; so does one it refused for good
     (unknown recipient, malformed), which is logged. Nothing leaves it unless the peer answered.
+    A peer that takes smaller requests (``413``: its ``server.max_body_bytes`` is lower) gets
+    smaller batches, down to one message; a single message it still refuses as too large can
+    never be delivered there, and is dropped with a log entry rather than blocking the rest.
 
     Raises:
         PeerError: if the peer cannot be reached or answers wrongly (the loop backs off).
     """
     node = client.node
     sent = 0
+    max_items, max_bytes = MAX_MESSAGE_BATCH, MAX_BATCH_BYTES
     while True:
         async with node.database.transaction() as session:
-            batch = await OutboxStore(session).batch(peer.base_url, MAX_MESSAGE_BATCH, MAX_BATCH_BYTES)
+            batch = await OutboxStore(session).batch(peer.base_url, max_items, max_bytes)
         if not batch:
             return sent
-        txn = transaction_id([item.message_id for item in batch])
-        answer = await client.post(
-            peer,
-            MESSAGES_PATH,
-            {
-                "txn": txn,
-                "messages": [
-                    {
-                        "id": item.message_id,
-                        "member": item.member_id,
-                        "device": item.device_id,
-                        "ciphertext": b64encode(item.ciphertext),
-                    }
-                    for item in batch
-                ],
-            },
-            keys,
-        )
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or len(results) != len(batch):
-            raise PeerError(f"{peer.base_url} answered a delivery with {len(results or [])} results for {len(batch)}")
-        refused = [result for result in results if not isinstance(result, dict) or result.get("status") == REJECTED]
-        if refused:
-            log.warning("peer refused messages", extra={"peer": peer.base_url, "refused": refused[:5]})
+        try:
+            await _deliver_batch(client, peer, keys, batch)
+        except PeerRefused as exc:
+            if exc.status != 413:
+                raise
+            if len(batch) > 1:
+                max_items, max_bytes = max(1, len(batch) // 2), max_bytes // 2
+                continue
+            log.error(
+                "peer refuses a message as too large; dropped",
+                extra={"peer": peer.base_url, "bytes": len(batch[0].ciphertext)},
+            )
         async with node.database.transaction() as session:
             await OutboxStore(session).remove([item.id for item in batch])
         sent += len(batch)
+
+
+async def _deliver_batch(client: FederationClient, peer: StoredPeer, keys: KeySet, batch: list[StoredMessage]) -> None:
+    answer = await client.post(
+        peer,
+        MESSAGES_PATH,
+        {
+            "txn": transaction_id([item.message_id for item in batch]),
+            "messages": [
+                {
+                    "id": item.message_id,
+                    "member": item.member_id,
+                    "device": item.device_id,
+                    "ciphertext": b64encode(item.ciphertext),
+                }
+                for item in batch
+            ],
+        },
+        keys,
+    )
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list) or len(results) != len(batch):
+        raise PeerError(f"{peer.base_url} answered a delivery with {len(results or [])} results for {len(batch)}")
+    refused = [result for result in results if not isinstance(result, dict) or result.get("status") == REJECTED]
+    if refused:
+        log.warning("peer refused messages", extra={"peer": peer.base_url, "refused": refused[:5]})

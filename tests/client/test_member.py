@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from client.api import ApiError
 from client.member import ONE_TIME_PREKEYS, REFILL_BELOW, Address, ClientError, IdentityChanged, MemberClient
 from node.members import MemberProfile, invite_member
 from node.messaging import key_bundles
+from node.storage.messaging import OutboxStore
 from tests.node.federation.cluster import RunningNode, peered_cluster
 
 PASSPHRASE = "correct horse battery staple"
@@ -145,6 +147,18 @@ async def test_an_unknown_member_at_a_peer_is_reported(two_nodes: list[RunningNo
     assert missing.value.status == 404
 
 
+async def test_a_message_over_the_text_limit_is_refused_before_anything_is_sent(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    with pytest.raises(ClientError, match="at most 64 KiB"):
+        await mentee.send(mentor.address, "x" * (64 * 1024 + 1))
+    await mentee.send(mentor.address, "short")  # the session was never touched
+    assert await receive_all(mentor, 1) == ["short"]
+
+
 def test_an_address_needs_a_member_and_a_node_url() -> None:
     assert str(Address.parse("abc@https://uni.example/")) == "abc@https://uni.example"
     for text in ("abc", "@https://x.example", "abc@uni.example"):
@@ -197,3 +211,21 @@ async def test_the_client_refills_one_time_prekeys_when_they_run_low(
     mentee = await member_at(two_nodes[0], "Mina", "mentee", tmp_path)
     await mentee.send(mentor.address, "hello with a fresh one-time key")
     assert await receive_all(mentor, 1) == ["hello with a fresh one-time key"]
+
+
+async def test_a_peer_that_takes_smaller_requests_gets_smaller_batches(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    a, b = two_nodes
+    await b.stop()
+    b.config = dataclasses.replace(b.config, max_body_bytes=64 * 1024)  # B's operator lowered the limit
+    await b.start()
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    bodies = [f"message {i}" for i in range(60)]  # about 330 KB in one batch: B answers 413 at first
+    await mentee.send_many(mentor.address, [*bodies[:30], "x" * 60_000, *bodies[30:]])
+    # The 60 kB message (a 128 KiB sealed box) can never fit in B's requests: it is dropped, and
+    # the rest still arrive.
+    assert await receive_all(mentor, 60) == bodies
+    async with a.node.database.transaction() as session:
+        assert await OutboxStore(session).counts() == {}
