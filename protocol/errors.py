@@ -9,7 +9,8 @@
       ├─ StaleMessage       ``created`` outside the allowed clock skew, or expired
       ├─ StaleSequence      an announcement whose ``seq`` is not newer than the stored one
       ├─ InvalidField       a member-supplied field fails validation (e-mail, time zone, length)
-      └─ AuditChainBroken   an audit-log entry was edited, removed or reordered
+      ├─ AuditChainBroken   an audit-log entry was edited, removed or reordered
+      └─ IllegalTransition  a mentorship-lifecycle move not allowed now, or not for this actor
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ErrorCode(StrEnum):
     STALE = "stale"
     STALE_SEQUENCE = "stale_sequence"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    ILLEGAL_TRANSITION = "illegal_transition"
 
 
 class ProtocolError(ValueError):
@@ -83,3 +85,9 @@ class AuditChainBroken(ProtocolError):
     def __init__(self, seq: int, problem: str) -> None:
         super().__init__(f"audit log broken at entry {seq}: {problem}")
         self.seq = seq
+
+
+class IllegalTransition(ProtocolError):
+    """A lifecycle move not allowed from this state, for this actor, or at this time."""
+
+    code = ErrorCode.ILLEGAL_TRANSITION
