@@ -26,7 +26,7 @@ from cli.common import (
 )
 from cli.output import emit, fail, print_mentors
 from client.api import ApiError
-from client.keystore import KeystoreError
+from client.keystore import KeystoreError, lock
 from client.member import Address, ClientError, MemberClient
 
 DEFAULT_KEYSTORE = Path("~/.mentornet/keystore")
@@ -60,7 +60,9 @@ def client_errors(func: Callable[..., None]) -> Callable[..., None]:
 
 
 def _open(keystore: Path, passphrase_file: Path | None) -> MemberClient:
-    return MemberClient.open(keystore.expanduser(), read_passphrase(passphrase_file, prompt="Keystore passphrase"))
+    path = keystore.expanduser()
+    lock(path)  # held until the command's process ends
+    return MemberClient.open(path, read_passphrase(passphrase_file, prompt="Keystore passphrase"))
 
 
 @click.group()
@@ -76,6 +78,7 @@ def client() -> None:
 @client_errors
 def register(node_url: str, invite_code: str, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Create this device's keys, redeem the invite, and upload the public keys to the node."""
+    lock(keystore.expanduser())
     passphrase = read_passphrase(passphrase_file, confirm=True, prompt="New keystore passphrase")
     member = asyncio.run(MemberClient.register(node_url, invite_code, keystore.expanduser(), passphrase))
     emit(

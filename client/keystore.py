@@ -14,8 +14,10 @@ the old one, so a crash leaves either the old or the new keystore, never half of
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,13 +94,34 @@ class Keystore:
         box = crypto.seal(self._key, json.dumps(self.state).encode(), aad=AAD, nonce=os.urandom(12))
         document = {"format": FORMAT, "version": VERSION, "kdf": self._kdf, "box": b64encode(box)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        descriptor, temporary = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp: mode 0600
+                json.dump(document, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def lock(path: Path) -> int:
+    """Take the keystore's lock for the rest of this process (a file ``<keystore>.lock`` with
+    ``flock``): two clients on one keystore would each save over the other's ratchet state, and
+    could then use a message key twice. Returns the descriptor that holds the lock.
+
+    Raises:
+        KeystoreError: if another process holds it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(descriptor)
+        raise KeystoreError(f"{path} is in use by another mentornet client command; try again when it ends") from exc
+    return descriptor
 
 
 def _derive(passphrase: str, salt: bytes, params: crypto.Argon2Params) -> bytes:

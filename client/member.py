@@ -26,6 +26,7 @@ from crypto.pqxdh import DeviceSecrets, InitialHeader, PreKeyKind, SignedPreKey,
 from crypto.ratchet import DuplicateMessage, Session
 from crypto.safety import safety_number
 from crypto.sealed import open_sealed, seal
+from protocol.addresses import NotABaseUrl, normalize_base_url
 from protocol.devices import BundleWire, PreKeyWire, build_device_list, verify_device_list
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import ProtocolError
@@ -60,10 +61,14 @@ class Address:
 
     @classmethod
     def parse(cls, text: str) -> Address:
+        """``MEMBER_ID@NODE_URL``, the node URL in its one spelling (lower-case host, no trailing ``/``)."""
         member, at, node = text.partition("@")
-        if not at or not member or not node.startswith(("http://", "https://")):
-            raise ClientError(f"{text!r} is not an address; expected MEMBER_ID@https://node.example")
-        return cls(member, node.rstrip("/"))
+        try:
+            if not at or not member:
+                raise NotABaseUrl(node)
+            return cls(member, normalize_base_url(node))
+        except NotABaseUrl as exc:
+            raise ClientError(f"{text!r} is not an address; expected MEMBER_ID@https://node.example") from exc
 
     def __str__(self) -> str:
         return f"{self.member}@{self.node}"
@@ -105,7 +110,10 @@ class MemberClient:
     ) -> MemberClient:
         """Redeem an invite, create this device's keys, and upload their public halves."""
         Keystore.ensure_absent(keystore_path)  # before the invite is spent
-        node_url = node_url.rstrip("/")
+        try:
+            node_url = normalize_base_url(node_url)
+        except NotABaseUrl as exc:
+            raise ClientError(f"{node_url!r} is not a node URL such as https://mentornet.uni.example") from exc
         device = DeviceSecrets.generate(one_time=ONE_TIME_PREKEYS)
         async with NodeApi(node_url) as api:
             registration = await api.register(invite_code)
@@ -190,7 +198,7 @@ class MemberClient:
     async def seal_messages(self, to: Address, bodies: list[str]) -> Sealed:
         """Encrypt text messages for every device of ``to`` without sending them; the advanced
         ratchets are saved first, so a message key is never used twice even if sending fails."""
-        too_long = [body for body in bodies if len(body.encode()) > MAX_TEXT_BYTES]
+        too_long = [body for body in bodies if len(_event_bytes({"body": body})) > MAX_TEXT_BYTES]
         if too_long:
             raise ClientError(f"a message holds at most {MAX_TEXT_BYTES // 1024} KiB of text; split it or share a file")
         async with self.api() as api:
@@ -249,7 +257,7 @@ class MemberClient:
     async def _seal_event(
         self, to: Address, device_id: str, record: dict[str, Any], event: dict[str, Any], message_id: str
     ) -> dict[str, Any]:
-        plaintext = json.dumps(event).encode()
+        plaintext = _event_bytes(event)
         if record["session"] is None:
             session, ratchet = await Session.initiate(
                 bytes.fromhex(record["secret"]),
@@ -278,16 +286,30 @@ class MemberClient:
     # --- receiving ----------------------------------------------------------------------------
 
     async def receive(self, *, wait: float = 0) -> list[Received]:
-        """Fetch, decrypt and acknowledge waiting messages; return the new events in order."""
+        """Fetch, decrypt and acknowledge waiting messages; return the new events in order.
+
+        A message that can never be read (not for this device, forged, malformed) is noted in
+        the keystore's ``dropped`` list and acknowledged, so it cannot block the mailbox; one that
+        failed for a passing reason (the sender's node did not answer) stays for the next receive.
+        """
         received: list[Received] = []
         async with self.api() as api:
-            messages = await api.receive(DEVICE, wait=wait)
+            try:
+                messages = await api.receive(DEVICE, wait=wait)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                await self.upload_keys()  # the node lost or never got this device's keys
+                messages = await api.receive(DEVICE, wait=wait)
             done: list[str] = []
             for message in messages:
-                event = await self._open(api, message)
+                try:
+                    event = await self._open(api, message)
+                except _TryLater:
+                    continue
                 if event is not None:
                     received.append(event)
-                done.append(message["id"])
+                done.append(str(message.get("id")))
             # Saved before acknowledging: after a crash in between, the node delivers again and the
             # ratchet recognizes the duplicates.
             self._save()
@@ -298,19 +320,17 @@ class MemberClient:
         return received
 
     async def _open(self, api: NodeApi, message: dict[str, Any]) -> Received | None:
-        if message["id"] in self.state["seen"]:
+        """One message's event, or ``None`` if it is to be dropped (noted). Raises :class:`_TryLater`."""
+        if message.get("id") in self.state["seen"]:
             return None
         try:
-            outer = json.loads(open_sealed(self.device.identity_dh_private, b64decode(message["ciphertext"])))
-            sender = Address(outer["from"]["member"], outer["from"]["node"].rstrip("/"))
-            device_id = str(outer["from"]["device"])
-            ratchet = b64decode(outer["ratchet"], field="ratchet")
-        except (crypto.CryptoError, ProtocolError, ValueError, KeyError, TypeError):
-            self._note_dropped("a message that is not a sealed message for this device")
+            outer = _outer(open_sealed(self.device.identity_dh_private, b64decode(str(message.get("ciphertext")))))
+        except (crypto.CryptoError, ProtocolError, ClientError) as exc:
+            self._note_dropped(f"a message that is not a sealed message for this device: {exc}")
             return None
+        sender, device_id, initial, ratchet = outer
         key = f"{sender}#{device_id}"
         record = self.state["sessions"].get(key)
-        initial = outer.get("initial")
         try:
             if initial is not None and (record is None or record.get("their_initial") != initial["ephemeral_key"]):
                 plaintext = await self._accept(api, sender, device_id, initial, ratchet)
@@ -324,7 +344,12 @@ class MemberClient:
                 return None
         except DuplicateMessage:
             return None
-        except (crypto.CryptoError, ClientError, ApiError) as exc:
+        except ApiError as exc:
+            if exc.status == 0 or exc.status >= 500:
+                raise _TryLater from exc
+            self._note_dropped(f"a message from {sender} whose sender cannot be checked: {exc}")
+            return None
+        except (crypto.CryptoError, ClientError) as exc:
             self._note_dropped(f"a message from {sender} that does not decrypt: {exc}")
             return None
         try:
@@ -335,15 +360,17 @@ class MemberClient:
             self._note_dropped(f"a message from {sender} that is not an event")
             return None
         self._remember(sender, "in", event)
-        self.state["seen"] = (self.state["seen"] + [message["id"]])[-MAX_SEEN:]
+        self.state["seen"] = (self.state["seen"] + [message.get("id")])[-MAX_SEEN:]
         return Received(sender, event)
 
     async def _accept(
         self, api: NodeApi, sender: Address, device_id: str, initial: dict[str, Any], ratchet: bytes
     ) -> bytes:
         header = _header_from_json(initial)
+        if initial["ephemeral_key"] in self.state.setdefault("accepted_handshakes", []):
+            raise ClientError("a handshake that was already used (a replay)")
         listed = await api.keys(sender.node, sender.member, bundles=False)
-        identity = self._check_identity(sender, listed["device_list"])
+        identity = self._check_identity(sender, listed.get("device_list"))
         if header.identity_key != identity:
             raise ClientError(f"the sender's identity key is not the one {sender}'s home node lists")
         device_dh = next(
@@ -358,6 +385,9 @@ class MemberClient:
             self.device.ratchet_private(header.signed_prekey_id),
             ratchet,
         )
+        # The first message authenticated: only now are the one-time pre-keys it used deleted.
+        self.device.consume(header)
+        self.state["accepted_handshakes"] = (self.state["accepted_handshakes"] + [initial["ephemeral_key"]])[-MAX_SEEN:]
         self.state["sessions"][f"{sender}#{device_id}"] = {
             "secret": None,
             "ad": agreement.associated_data.hex(),
@@ -367,13 +397,14 @@ class MemberClient:
             "their_initial": initial["ephemeral_key"],
             "session": session.to_json(),
         }
-        self.state["device_secrets"] = self.device.to_json()  # one-time keys used up
         return plaintext
 
     # --- contacts -----------------------------------------------------------------------------
 
-    def _check_identity(self, who: Address, raw_list: dict[str, Any]) -> bytes:
+    def _check_identity(self, who: Address, raw_list: object) -> bytes:
         """Verify a contact's device list; pin its identity key on first sight, note a change."""
+        if not isinstance(raw_list, dict):
+            raise ClientError(f"the node served no device list for {who}")
         try:
             device_list = verify_device_list(raw_list)
         except ProtocolError as exc:
@@ -453,6 +484,34 @@ def send_requests(outgoing: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _wire(key: SignedPreKey) -> dict[str, Any]:
     return dict(json.loads(PreKeyWire.of(key).model_dump_json()))
+
+
+def _event_bytes(event: dict[str, Any]) -> bytes:
+    """An event as the ratchet encrypts it: UTF-8 JSON, text not escaped (its size is its text's)."""
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+class _TryLater(Exception):
+    """A message could not be read for a passing reason: leave it in the mailbox."""
+
+
+def _outer(opened: bytes) -> tuple[Address, str, dict[str, Any] | None, bytes]:
+    """The checked parts of an opened envelope: sender, device, handshake header, ratchet message.
+
+    Raises:
+        ClientError: if any part is missing or of the wrong type.
+    """
+    try:
+        outer = json.loads(opened)
+        sender, initial = outer["from"], outer.get("initial")
+        node, member, device = sender["node"], sender["member"], sender["device"]
+        if not all(isinstance(v, str) for v in (node, member, device)) or not isinstance(outer["ratchet"], str):
+            raise ClientError("the envelope's sender or ratchet message is malformed")
+        if initial is not None and (not isinstance(initial, dict) or not isinstance(initial.get("ephemeral_key"), str)):
+            raise ClientError("the envelope's handshake header is malformed")
+        return Address.parse(f"{member}@{node}"), device, initial, b64decode(outer["ratchet"], field="ratchet")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ClientError(f"a malformed envelope: {exc}") from exc
 
 
 def _header_json(header: InitialHeader) -> dict[str, Any]:

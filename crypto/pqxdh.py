@@ -238,12 +238,14 @@ class DeviceSecrets:
             raise InvalidKey(f"no {kind} pre-key {key_id} on this device (a one-time key is used once)")
         return private
 
-    def _take(self, kind: PreKeyKind, key_id: int) -> bytes:
-        """A pre-key's private half; a one-time key is deleted as it is taken."""
-        private = self._private(kind, key_id)
-        if (kind, key_id) in self.one_time_ids:
-            self.forget(kind, key_id)
-        return private
+    def consume(self, header: InitialHeader) -> None:
+        """Delete the one-time pre-keys a handshake used (after its first message authenticated)."""
+        used = [(PreKeyKind.MLKEM768, header.pq_prekey_id)]
+        if header.one_time_prekey_id is not None:
+            used.append((PreKeyKind.X25519, header.one_time_prekey_id))
+        for kind, key_id in used:
+            if (kind, key_id) in self.one_time_ids:
+                self.forget(kind, key_id)
 
 
 def _public(kind: PreKeyKind, private: bytes) -> bytes:
@@ -290,7 +292,9 @@ def initiate(own: DeviceSecrets, bundle: PreKeyBundle) -> tuple[Agreement, Initi
 
 
 def respond(own: DeviceSecrets, header: InitialHeader) -> Agreement:
-    """Derive the initiator's secret from its header; the one-time pre-keys it used are deleted.
+    """Derive the initiator's secret from its header. Nothing is changed: once the first message
+    authenticates under the agreement, the caller deletes the one-time pre-keys with
+    :meth:`DeviceSecrets.consume` (so a forged header uses nothing up).
 
     Raises:
         InvalidKey: if a pre-key it names is unknown or already used, or a key is malformed.
@@ -323,12 +327,7 @@ def respond(own: DeviceSecrets, header: InitialHeader) -> Agreement:
         one_time_prekey=None if one_time_private is None else _primitives.x25519_public_from_private(one_time_private),
         pq_prekey=_primitives.mlkem768_public_from_seed(pq_seed),
     )
-    agreement = _agreement(secrets, pq_secret, transcript, header.identity_key, own.identity_key)
-    # Only now, with every key found and every computation done: a failed attempt uses nothing up.
-    if header.one_time_prekey_id is not None:
-        own._take(PreKeyKind.X25519, header.one_time_prekey_id)
-    own._take(PreKeyKind.MLKEM768, header.pq_prekey_id)
-    return agreement
+    return _agreement(secrets, pq_secret, transcript, header.identity_key, own.identity_key)
 
 
 def _transcript(

@@ -133,7 +133,8 @@ class Session:
                 message=decode_message(first_message),
                 associated_data=associated_data,
             )
-        except (AuthenticationFailedException, DecryptionFailedException, DoSProtectionException) as exc:
+        except (AuthenticationFailedException, DecryptionFailedException, DoSProtectionException, ValueError) as exc:
+            # ValueError: the library refuses a malformed ratchet key (e.g. one of small order).
             raise DecryptionFailed("the first message of the session does not decrypt") from exc
         return cls(ratchet, associated_data), plaintext
 
@@ -154,7 +155,7 @@ class Session:
             raise DuplicateMessage("this message was already received") from exc
         except DoSProtectionException as exc:
             raise TooManySkipped(f"the message skips more than {MAX_SKIP_AT_ONCE} messages") from exc
-        except (AuthenticationFailedException, DecryptionFailedException) as exc:
+        except (AuthenticationFailedException, DecryptionFailedException, ValueError) as exc:
             raise DecryptionFailed("the message does not decrypt in this session") from exc
 
     def to_json(self) -> str:

@@ -16,7 +16,6 @@ from node.errors import Conflict, NotFound, PeerRefused, RequestRejected, Unauth
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, RateLimiter, json_object
 from node.federation.messages import fetch_remote_keys
-from node.federation.peers import normalize_base_url
 from node.members import member_for_token, redeem_invite
 from node.messaging import (
     DELIVERED,
@@ -33,6 +32,7 @@ from node.messaging import (
     send,
 )
 from node.openapi import OPENAPI
+from protocol import addresses
 from protocol.discovery import parse_window
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import MalformedMessage
@@ -157,7 +157,7 @@ async def _keys(request: web.Request) -> web.Response:
     if not member:
         raise MalformedMessage("name the member: /client/v1/keys?node=URL&member=ID")
     bundles = request.query.get("bundles", "true") != "false"
-    home = normalize_base_url(node_url)
+    home = addresses.normalize_base_url(node_url)  # 400 invalid_field if it is not a URL
     if home == context.origin:
         return web.json_response(await key_bundles(context.node, member, bundles=bundles))
     peer = (await context.directory.usable()).get(home)
@@ -209,7 +209,7 @@ async def _receive(request: web.Request) -> web.Response:
     device = query.get("device", "")
     try:
         wait = min(float(query.get("wait", "0")), MAX_WAIT_SECONDS)
-        limit = min(int(query.get("limit", "100")), 500)
+        limit = max(1, min(int(query.get("limit", "100")), 500))
     except ValueError as exc:
         raise MalformedMessage("wait and limit must be numbers") from exc
     context = request.app[FEDERATION]

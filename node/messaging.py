@@ -25,6 +25,7 @@ from node.federation.peers import normalize_base_url
 from node.instance import DAY, Node
 from node.storage.members import MemberStore
 from node.storage.messaging import DeviceStore, MailboxStore, OutboxStore, StoredDevice, StoredMessage
+from protocol import addresses
 from protocol.devices import MAX_PREKEY_UPLOAD, PreKeyWire, verify_device_list
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import BadSignature, InvalidField, MalformedMessage
@@ -339,11 +340,9 @@ def parse_recipient(value: object) -> Recipient:
     if not isinstance(value, dict):
         raise MalformedMessage('"to" must be {"node": URL, "member": ID, "device": ID}')
     try:
-        node_url = normalize_base_url(_text(value.get("node"), "to.node", 300))
-    except InvalidField:
-        raise
-    except Exception as exc:  # a malformed URL
-        raise InvalidField("to.node", str(exc)) from exc
+        node_url = addresses.normalize_base_url(_text(value.get("node"), "to.node", 300))
+    except addresses.NotABaseUrl as exc:
+        raise InvalidField("to.node", exc.problem) from exc
     return Recipient(node_url, _text(value.get("member"), "to.member", 36), _text(value.get("device"), "to.device", 32))
 
 

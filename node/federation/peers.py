@@ -23,6 +23,7 @@ from node.storage.announcements import AnnouncementStore
 from node.storage.audit import AuditStore
 from node.storage.messaging import OutboxStore
 from node.storage.peers import PeerStore, StoredPeer
+from protocol import addresses
 from protocol.encoding import b64decode
 from protocol.errors import ProtocolError
 from protocol.node_document import NodeDocument, verify_node_document
@@ -69,14 +70,9 @@ def normalize_base_url(url: str) -> str:
         NodeError: if it is not an http(s) URL.
     """
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise NodeError(f"{url!r} is not a node base URL such as https://mentornet.example.org") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise NodeError(f"{url!r} is not a node base URL such as https://mentornet.example.org")
-    netloc = parts.hostname.lower() + (f":{port}" if port else "")
-    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+        return addresses.normalize_base_url(url)
+    except addresses.NotABaseUrl as exc:
+        raise NodeError(exc.problem) from exc
 
 
 def host_of(base_url: str) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from client.keystore import Keystore, KeystoreError
+from client.keystore import Keystore, KeystoreError, lock
 
 STATE = {"device_secrets": {"identity_seed": "ab" * 32}, "token": "secret-token-value"}
 
@@ -44,7 +46,7 @@ def test_saving_replaces_the_file_whole(tmp_path: Path) -> None:
     store = Keystore.create(path, "a good passphrase", dict(STATE))
     store.state["contacts"] = {"x@https://uni.example": {"identity_key": "00"}}
     store.save()
-    assert not (tmp_path / "keystore.tmp").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keystore"]  # no temporary file left
     assert Keystore.open(path, "a good passphrase").state["contacts"] == {
         "x@https://uni.example": {"identity_key": "00"}
     }
@@ -66,3 +68,19 @@ def test_missing_and_existing_paths_are_refused(tmp_path: Path) -> None:
         Keystore.create(tmp_path / "keystore", "a good passphrase", STATE)
     with pytest.raises(KeystoreError, match="empty"):
         Keystore.create(tmp_path / "other", "", STATE)
+
+
+def test_a_second_process_cannot_take_the_keystore_lock(tmp_path: Path) -> None:
+    path = tmp_path / "keystore"
+    lock(path)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from client.keystore import lock; from pathlib import Path; lock(Path({str(path)!r}))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert probe.returncode != 0 and "in use by another mentornet client command" in probe.stderr

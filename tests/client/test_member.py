@@ -11,9 +11,11 @@ import pytest
 
 from client.api import ApiError
 from client.member import ONE_TIME_PREKEYS, REFILL_BELOW, Address, ClientError, IdentityChanged, MemberClient
+from crypto.sealed import seal
 from node.members import MemberProfile, invite_member
 from node.messaging import key_bundles
 from node.storage.messaging import OutboxStore
+from protocol.encoding import b64decode, b64encode
 from tests.node.federation.cluster import RunningNode, peered_cluster
 
 PASSPHRASE = "correct horse battery staple"
@@ -229,3 +231,33 @@ async def test_a_peer_that_takes_smaller_requests_gets_smaller_batches(
     assert await receive_all(mentor, 60) == bodies
     async with a.node.database.transaction() as session:
         assert await OutboxStore(session).counts() == {}
+
+
+async def test_a_malformed_sealed_message_is_dropped_and_does_not_block_the_mailbox(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    async with mentee.api() as api:
+        listed = await api.keys(b.url, mentor.address.member, bundles=False)
+        device_dh = b64decode(listed["device_list"]["devices"][0]["identity_dh"])
+        to = {"node": b.url, "member": mentor.address.member, "device": "main"}
+        junk = [b'{"from": {"node": 1}}', b"not json", b'{"from": {"node": "x", "member": "y", "device": "z"}}']
+        await api.send(
+            [{"to": to, "id": f"junk-{i}", "ciphertext": b64encode(seal(device_dh, j))} for i, j in enumerate(junk)]
+        )
+    await mentee.send(mentor.address, "the real one")
+    assert await receive_all(mentor, 1) == ["the real one"]
+    assert len(mentor.state["dropped"]) == 3
+    assert await mentor.receive(wait=0.2) == []  # nothing left behind
+
+
+async def test_the_text_limit_counts_encoded_text_not_characters(two_nodes: list[RunningNode], tmp_path: Path) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    with pytest.raises(ClientError, match="at most 64 KiB"):
+        await mentee.send(mentor.address, "Ж" * 40_000)  # 80 kB in UTF-8
+    await mentee.send(mentor.address, "Ж" * 30_000)  # 60 kB: fits the largest padding bucket
+    assert await receive_all(mentor, 1) == ["Ж" * 30_000]

@@ -65,6 +65,8 @@ def test_a_one_time_prekey_works_once(alice: DeviceSecrets, bob: DeviceSecrets) 
     bundle = bundle_of(bob)
     _, header = initiate(alice, bundle)
     respond(bob, header)
+    assert bundle.one_time_prekey in bob.one_time_prekeys()  # nothing is used up before it authenticates
+    bob.consume(header)
     assert bundle.one_time_prekey not in bob.one_time_prekeys()
     assert bundle.pq_one_time_prekey not in bob.one_time_prekeys()
     _, again = initiate(alice, bundle)
@@ -77,6 +79,7 @@ def test_the_last_resort_pq_key_serves_many_handshakes(alice: DeviceSecrets, bob
     for _ in range(3):
         ours, header = initiate(alice, bundle)
         assert respond(bob, header) == ours
+        bob.consume(header)  # the signed keys stay
 
 
 def test_a_failed_handshake_uses_up_no_one_time_key(alice: DeviceSecrets, bob: DeviceSecrets) -> None:
@@ -86,6 +89,7 @@ def test_a_failed_handshake_uses_up_no_one_time_key(alice: DeviceSecrets, bob: D
         respond(bob, dataclasses.replace(header, pq_ciphertext=header.pq_ciphertext[:-1]))
     assert bundle.one_time_prekey in bob.one_time_prekeys()
     respond(bob, header)
+    assert bundle.one_time_prekey in bob.one_time_prekeys()
 
 
 @pytest.mark.parametrize(
@@ -150,3 +154,4 @@ def test_device_secrets_survive_serialization(bob: DeviceSecrets) -> None:
     assert restored == bob
     ours, header = initiate(DeviceSecrets.generate(), bundle_of(bob))
     assert respond(restored, header) == ours
+    restored.consume(header)

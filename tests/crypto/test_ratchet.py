@@ -111,6 +111,14 @@ async def test_a_session_survives_serialization() -> None:
     assert await bob.decrypt(await alice.encrypt(b"restored")) == b"restored"
 
 
+async def test_a_message_with_a_small_order_ratchet_key_is_refused_and_the_session_still_works() -> None:
+    alice, bob = await pair()
+    forged = bytes([1]) + bytes(32) + (0).to_bytes(4, "big") + (0).to_bytes(4, "big") + bytes(48)
+    with pytest.raises(DecryptionFailed):
+        await bob.decrypt(forged)
+    assert await bob.decrypt(await alice.encrypt(b"fine")) == b"fine"
+
+
 def test_malformed_wire_messages_are_refused() -> None:
     with pytest.raises(DecryptionFailed):
         decode_message(b"\x01" + bytes(10))

@@ -201,6 +201,20 @@ async def test_client_messaging_endpoints_need_a_valid_token(node: Node, aiohttp
         assert (await response.json())["error"] == "unauthorized"
 
 
+async def test_bad_query_values_are_client_errors(node: Node, aiohttp_client: ClientFactory) -> None:
+    invitation = await invite_member(node, MemberProfile.validated(name="Bo", email="bo@uni.example"), "mentee")
+    registration = await redeem_invite(node, invitation.code)
+    await node.close()
+    client = await aiohttp_client(_app(node.config))
+    auth = {"Authorization": f"Bearer {registration.access_token}"}
+    keys = await client.get("/client/v1/keys?node=notaurl&member=x", headers=auth)
+    assert keys.status == 400 and (await keys.json())["error"] == "invalid_field"
+    device = DeviceSecrets.generate()
+    await client.put("/client/v1/me/devices/main", json=upload(device, registration.member_id), headers=auth)
+    negative = await client.get("/client/v1/messages?device=main&limit=-1", headers=auth)
+    assert negative.status == 200 and (await negative.json())["messages"] == []
+
+
 async def test_the_openapi_document_describes_every_client_route(node: Node, aiohttp_client: ClientFactory) -> None:
     await node.close()
     app = _app(node.config)
