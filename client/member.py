@@ -22,6 +22,7 @@ from typing import Any
 import crypto
 from client.api import ApiError, NodeApi
 from client.keystore import Keystore
+from crypto.errors import DecryptionFailed
 from crypto.pqxdh import DeviceSecrets, InitialHeader, PreKeyKind, SignedPreKey, initiate, respond
 from crypto.ratchet import DuplicateMessage, Session
 from crypto.safety import safety_number
@@ -35,6 +36,7 @@ DEVICE = "main"
 ONE_TIME_PREKEYS = 50
 REFILL_BELOW = 20
 MAX_SEEN = 10_000
+MAX_PREVIOUS_SESSIONS = 3
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_TEXT_BYTES = 64 * 1024  # sealed with its envelope, it stays inside the largest padding bucket
 PREKEYS_PER_REQUEST = 20  # about 36 kB a request
@@ -332,13 +334,10 @@ class MemberClient:
         key = f"{sender}#{device_id}"
         record = self.state["sessions"].get(key)
         try:
-            if initial is not None and (record is None or record.get("their_initial") != initial["ephemeral_key"]):
+            if initial is not None and initial["ephemeral_key"] not in self.state.setdefault("accepted_handshakes", []):
                 plaintext = await self._accept(api, sender, device_id, initial, ratchet)
-            elif record is not None and record.get("session"):
-                session = Session.from_json(record["session"])
-                plaintext = await session.decrypt(ratchet)
-                record["session"] = session.to_json()
-                record["initial"] = None  # they answered: our handshake header is no longer needed
+            elif record is not None and (record.get("session") or record.get("previous")):
+                plaintext = await _decrypt_any(record, ratchet)
             else:
                 self._note_dropped(f"a message from {sender} outside any session")
                 return None
@@ -367,8 +366,6 @@ class MemberClient:
         self, api: NodeApi, sender: Address, device_id: str, initial: dict[str, Any], ratchet: bytes
     ) -> bytes:
         header = _header_from_json(initial)
-        if initial["ephemeral_key"] in self.state.setdefault("accepted_handshakes", []):
-            raise ClientError("a handshake that was already used (a replay)")
         listed = await api.keys(sender.node, sender.member, bundles=False)
         identity = self._check_identity(sender, listed.get("device_list"))
         if header.identity_key != identity:
@@ -388,14 +385,18 @@ class MemberClient:
         # The first message authenticated: only now are the one-time pre-keys it used deleted.
         self.device.consume(header)
         self.state["accepted_handshakes"] = (self.state["accepted_handshakes"] + [initial["ephemeral_key"]])[-MAX_SEEN:]
+        earlier = self.state["sessions"].get(f"{sender}#{device_id}") or {}
         self.state["sessions"][f"{sender}#{device_id}"] = {
             "secret": None,
             "ad": agreement.associated_data.hex(),
             "ratchet_key": None,
             "device_dh": device_dh.hex(),
             "initial": None,
-            "their_initial": initial["ephemeral_key"],
             "session": session.to_json(),
+            # Both sides may have started a session at once: keep ours to read what comes in it.
+            "previous": [state for state in [earlier.get("session"), *earlier.get("previous", [])] if state][
+                :MAX_PREVIOUS_SESSIONS
+            ],
         }
         return plaintext
 
@@ -489,6 +490,28 @@ def _wire(key: SignedPreKey) -> dict[str, Any]:
 def _event_bytes(event: dict[str, Any]) -> bytes:
     """An event as the ratchet encrypts it: UTF-8 JSON, text not escaped (its size is its text's)."""
     return json.dumps(event, ensure_ascii=False).encode()
+
+
+async def _decrypt_any(record: dict[str, Any], ratchet: bytes) -> bytes:
+    """Decrypt with the current session, else with a previous one, which then becomes current:
+    when both members started a session at once, the two converge on whichever is used.
+
+    Raises:
+        DuplicateMessage: if a session already decrypted this message.
+        DecryptionFailed: if no session of this contact's device can.
+    """
+    candidates = [state for state in [record.get("session"), *record.get("previous", [])] if state]
+    for index, state in enumerate(candidates):
+        session = Session.from_json(state)
+        try:
+            plaintext = await session.decrypt(ratchet)
+        except DecryptionFailed:
+            continue
+        others = [other for position, other in enumerate(candidates) if position != index]
+        record["session"], record["previous"] = session.to_json(), others[:MAX_PREVIOUS_SESSIONS]
+        record["initial"] = None  # they wrote in this session: no handshake header is needed any more
+        return plaintext
+    raise DecryptionFailed("the message does not decrypt in any session with this device")
 
 
 class _TryLater(Exception):

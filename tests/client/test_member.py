@@ -261,3 +261,36 @@ async def test_the_text_limit_counts_encoded_text_not_characters(two_nodes: list
         await mentee.send(mentor.address, "Ж" * 40_000)  # 80 kB in UTF-8
     await mentee.send(mentor.address, "Ж" * 30_000)  # 60 kB: fits the largest padding bucket
     assert await receive_all(mentor, 1) == ["Ж" * 30_000]
+
+
+async def test_two_members_who_write_first_at_the_same_time_still_reach_each_other(
+    two_nodes: list[RunningNode], tmp_path: Path
+) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    await mentee.send(mentor.address, "hello from Mina")  # two sessions start, one from each side
+    await mentor.send(mentee.address, "hello from Carlos")
+    assert await receive_all(mentor, 1) == ["hello from Mina"]
+    assert await receive_all(mentee, 1) == ["hello from Carlos"]
+    for round_ in range(3):
+        await mentee.send(mentor.address, f"mina {round_}")
+        await mentor.send(mentee.address, f"carlos {round_}")
+        assert await receive_all(mentor, 1) == [f"mina {round_}"]
+        assert await receive_all(mentee, 1) == [f"carlos {round_}"]
+    assert "dropped" not in mentor.state and "dropped" not in mentee.state
+
+
+async def test_a_replayed_handshake_does_not_restart_the_session(two_nodes: list[RunningNode], tmp_path: Path) -> None:
+    a, b = two_nodes
+    mentee = await member_at(a, "Mina", "mentee", tmp_path)
+    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    sealed = await mentee.seal_messages(mentor.address, ["first"])
+    async with mentee.api() as api:
+        await api.send(sealed.outgoing)
+        assert await receive_all(mentor, 1) == ["first"]
+        replay = [{**sealed.outgoing[0], "id": "replayed-by-a-node"}]  # same sealed bytes, new id
+        await api.send(replay)
+    assert await mentor.receive(wait=1) == []  # the ratchet refuses it: the message key is gone
+    await mentor.send(mentee.address, "still one session")
+    assert await receive_all(mentee, 1) == ["still one session"]
