@@ -27,6 +27,13 @@ async def two_nodes(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
         yield nodes
 
 
+@pytest.fixture
+async def pair(two_nodes: list[RunningNode], tmp_path: Path) -> tuple[MemberClient, MemberClient]:
+    """A mentee registered at node A and a mentor at node B."""
+    a, b = two_nodes
+    return await member_at(a, "Mina", "mentee", tmp_path), await member_at(b, "Carlos", "mentor", tmp_path)
+
+
 async def member_at(node: RunningNode, name: str, role: str, keystores: Path) -> MemberClient:
     """Invite a member at ``node`` and register their client with the invite code."""
     invitation = await invite_member(
@@ -45,11 +52,9 @@ async def receive_all(client: MemberClient, count: int) -> list[str]:
 
 
 async def test_a_mentee_and_a_mentor_at_two_nodes_exchange_messages_both_ways_in_order(
-    two_nodes: list[RunningNode], tmp_path: Path
+    pair: tuple[MemberClient, MemberClient],
 ) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    mentee, mentor = pair
 
     sent = [f"question {i}" for i in range(5)]
     await mentee.send_many(mentor.address, sent)
@@ -69,21 +74,19 @@ async def test_a_mentee_and_a_mentor_at_two_nodes_exchange_messages_both_ways_in
     ] + [("in", "thanks!")]
 
 
-async def test_single_messages_sent_one_after_another_all_arrive(two_nodes: list[RunningNode], tmp_path: Path) -> None:
+async def test_single_messages_sent_one_after_another_all_arrive(pair: tuple[MemberClient, MemberClient]) -> None:
     # Each leaves the outbox empty before the next: a transaction id made of row numbers, which
     # SQLite hands out again, once made the receiver answer the second as a repeat of the first.
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    mentee, mentor = pair
     for text in ("one", "two", "three"):
         await mentee.send(mentor.address, text)
         assert await receive_all(mentor, 1) == [text]
 
 
-async def test_a_reopened_keystore_continues_the_conversation(two_nodes: list[RunningNode], tmp_path: Path) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+async def test_a_reopened_keystore_continues_the_conversation(
+    pair: tuple[MemberClient, MemberClient], tmp_path: Path
+) -> None:
+    mentee, mentor = pair
     await mentee.send(mentor.address, "first")
     assert await receive_all(mentor, 1) == ["first"]
     mentor = MemberClient.open(tmp_path / "Carlos.keystore", PASSPHRASE)
@@ -92,11 +95,9 @@ async def test_a_reopened_keystore_continues_the_conversation(two_nodes: list[Ru
 
 
 async def test_safety_numbers_match_and_a_changed_identity_blocks_sending(
-    two_nodes: list[RunningNode], tmp_path: Path
+    pair: tuple[MemberClient, MemberClient],
 ) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    mentee, mentor = pair
     await mentee.send(mentor.address, "hello")
     await receive_all(mentor, 1)
     assert mentee.safety_number(mentor.address) == mentor.safety_number(mentee.address)
@@ -110,12 +111,11 @@ async def test_safety_numbers_match_and_a_changed_identity_blocks_sending(
 
 
 async def test_the_nodes_store_only_ciphertext(
-    two_nodes: list[RunningNode], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    two_nodes: list[RunningNode], pair: tuple[MemberClient, MemberClient], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    a = two_nodes[0]
+    mentee, mentor = pair
     canary = "CANARY-7f3a9c-the-thesis-draft-is-late"
     await mentee.send(mentor.address, canary)
     await receive_all(mentor, 1)
@@ -150,11 +150,9 @@ async def test_an_unknown_member_at_a_peer_is_reported(two_nodes: list[RunningNo
 
 
 async def test_a_message_over_the_text_limit_is_refused_before_anything_is_sent(
-    two_nodes: list[RunningNode], tmp_path: Path
+    pair: tuple[MemberClient, MemberClient],
 ) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    mentee, mentor = pair
     with pytest.raises(ClientError, match="at most 64 KiB"):
         await mentee.send(mentor.address, "x" * (64 * 1024 + 1))
     await mentee.send(mentor.address, "short")  # the session was never touched
@@ -234,11 +232,10 @@ async def test_a_peer_that_takes_smaller_requests_gets_smaller_batches(
 
 
 async def test_a_malformed_sealed_message_is_dropped_and_does_not_block_the_mailbox(
-    two_nodes: list[RunningNode], tmp_path: Path
+    two_nodes: list[RunningNode], pair: tuple[MemberClient, MemberClient]
 ) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    b = two_nodes[1]
+    mentee, mentor = pair
     async with mentee.api() as api:
         listed = await api.keys(b.url, mentor.address.member, bundles=False)
         device_dh = b64decode(listed["device_list"]["devices"][0]["identity_dh"])
@@ -253,10 +250,8 @@ async def test_a_malformed_sealed_message_is_dropped_and_does_not_block_the_mail
     assert await mentor.receive(wait=0.2) == []  # nothing left behind
 
 
-async def test_the_text_limit_counts_encoded_text_not_characters(two_nodes: list[RunningNode], tmp_path: Path) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+async def test_the_text_limit_counts_encoded_text_not_characters(pair: tuple[MemberClient, MemberClient]) -> None:
+    mentee, mentor = pair
     with pytest.raises(ClientError, match="at most 64 KiB"):
         await mentee.send(mentor.address, "Ж" * 40_000)  # 80 kB in UTF-8
     await mentee.send(mentor.address, "Ж" * 30_000)  # 60 kB: fits the largest padding bucket
@@ -264,11 +259,9 @@ async def test_the_text_limit_counts_encoded_text_not_characters(two_nodes: list
 
 
 async def test_two_members_who_write_first_at_the_same_time_still_reach_each_other(
-    two_nodes: list[RunningNode], tmp_path: Path
+    pair: tuple[MemberClient, MemberClient],
 ) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+    mentee, mentor = pair
     await mentee.send(mentor.address, "hello from Mina")  # two sessions start, one from each side
     await mentor.send(mentee.address, "hello from Carlos")
     assert await receive_all(mentor, 1) == ["hello from Mina"]
@@ -281,10 +274,8 @@ async def test_two_members_who_write_first_at_the_same_time_still_reach_each_oth
     assert "dropped" not in mentor.state and "dropped" not in mentee.state
 
 
-async def test_a_replayed_handshake_does_not_restart_the_session(two_nodes: list[RunningNode], tmp_path: Path) -> None:
-    a, b = two_nodes
-    mentee = await member_at(a, "Mina", "mentee", tmp_path)
-    mentor = await member_at(b, "Carlos", "mentor", tmp_path)
+async def test_a_replayed_handshake_does_not_restart_the_session(pair: tuple[MemberClient, MemberClient]) -> None:
+    mentee, mentor = pair
     sealed = await mentee.seal_messages(mentor.address, ["first"])
     async with mentee.api() as api:
         await api.send(sealed.outgoing)
