@@ -16,7 +16,7 @@ from node.errors import Conflict, NotFound, PeerRefused, RequestRejected, Unauth
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, RateLimiter, json_object
 from node.federation.messages import fetch_remote_keys
-from node.members import member_for_token, redeem_invite
+from node.members import hash_token, member_for_token, redeem_invite
 from node.messaging import (
     DELIVERED,
     MAX_MESSAGE_BATCH,
@@ -247,7 +247,7 @@ async def _member(request: web.Request) -> str:
     member_id = await member_for_token(request.app[FEDERATION].node, token.strip())
     if member_id is None:
         raise Unauthorized("the access token is not valid")
-    if not request.app[CLIENT_LIMITER].allow(member_id):
+    if not request.app[CLIENT_LIMITER].allow(hash_token(token.strip()).hex()):  # per token, never kept in clear
         limit = request.app[CLIENT_LIMITER].per_minute
         raise RequestRejected(429, "rate_limited", f"more than {limit} requests a minute; slow down")
     return member_id

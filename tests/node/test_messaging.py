@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -213,6 +214,24 @@ async def test_bad_query_values_are_client_errors(node: Node, aiohttp_client: Cl
     await client.put("/client/v1/me/devices/main", json=upload(device, registration.member_id), headers=auth)
     negative = await client.get("/client/v1/messages?device=main&limit=-1", headers=auth)
     assert negative.status == 200 and (await negative.json())["messages"] == []
+
+
+async def test_client_requests_are_limited_per_token(node: Node, aiohttp_client: ClientFactory) -> None:
+    tokens = []
+    for name in ("Bo", "Cy"):
+        invitation = await invite_member(
+            node, MemberProfile.validated(name=name, email=f"{name}@uni.example"), "mentee"
+        )
+        tokens.append((await redeem_invite(node, invitation.code)).access_token)
+    await node.close()
+    client = await aiohttp_client(_app(dataclasses.replace(node.config, client_requests_per_minute=3)))
+    statuses = [
+        (await client.get("/client/v1/mentors", headers={"Authorization": f"Bearer {tokens[0]}"})).status
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    other = await client.get("/client/v1/mentors", headers={"Authorization": f"Bearer {tokens[1]}"})
+    assert other.status == 200  # another token has its own allowance
 
 
 async def test_the_openapi_document_describes_every_client_route(node: Node, aiohttp_client: ClientFactory) -> None:
