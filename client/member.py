@@ -37,6 +37,9 @@ ONE_TIME_PREKEYS = 50
 REFILL_BELOW = 20
 MAX_SEEN = 10_000
 MAX_PREVIOUS_SESSIONS = 3
+SIGNED_PREKEY_DAYS = 7
+RETIRED_PREKEY_DAYS = 30
+DAY_SECONDS = 86_400
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_TEXT_BYTES = 64 * 1024  # sealed with its envelope, it stays inside the largest padding bucket
 PREKEYS_PER_REQUEST = 20  # about 36 kB a request
@@ -132,7 +135,7 @@ class MemberClient:
         }
         # The invite is spent: save the token before anything else can fail.
         client = cls(Keystore.create(keystore_path, passphrase, state, argon2))
-        await client.upload_keys()
+        await client.upload_keys(one_time=True)
         return client
 
     @classmethod
@@ -146,8 +149,10 @@ class MemberClient:
     def api(self) -> NodeApi:
         return NodeApi(self.state["node"], self.state["token"])
 
-    async def upload_keys(self) -> dict[str, int]:
-        """Upload the signed device list and this device's public keys (all unused one-time keys)."""
+    async def upload_keys(self, *, one_time: bool = False) -> dict[str, int]:
+        """Upload the signed device list and the signed pre-keys; with ``one_time`` (only at
+        registration) also every unused one-time pre-key. Later uploads never send one-time keys
+        again: the node may already have handed some out, and each must go out only once."""
         device_list = build_device_list(
             self.device.signer,
             self.state["member"],
@@ -163,7 +168,9 @@ class MemberClient:
         }
         async with self.api() as api:
             answer = await api.put_device(DEVICE, upload)
-            return await _upload_prekeys(api, self.device.one_time_prekeys()) or dict(answer["one_time_prekeys"])
+            if one_time:
+                return await _upload_prekeys(api, self.device.one_time_prekeys())
+            return dict(answer["one_time_prekeys"])
 
     async def refill_prekeys(self) -> int:
         """Top up one-time pre-keys when the node has fewer than :data:`REFILL_BELOW` of a kind left."""
@@ -302,6 +309,7 @@ class MemberClient:
                 if exc.status != 404:
                     raise
                 await self.upload_keys()  # the node lost or never got this device's keys
+                await self.refill_prekeys()  # with fresh one-time keys, never the ones sent before
                 messages = await api.receive(DEVICE, wait=wait)
             done: list[str] = []
             for message in messages:
@@ -319,7 +327,26 @@ class MemberClient:
                 await api.acknowledge(DEVICE, done)
         if received:
             await self.refill_prekeys()
+        await self.rotate_signed_prekeys_if_due()
         return received
+
+    async def rotate_signed_prekeys_if_due(self, now: int | None = None) -> bool:
+        """Every :data:`SIGNED_PREKEY_DAYS` days, replace the signed pre-keys (both kinds) and upload
+        them; the old private halves are kept :data:`RETIRED_PREKEY_DAYS` days for handshakes still
+        on their way, then deleted. Limits what a stolen device exposes of past first messages.
+        Returns whether it rotated."""
+        now = int(time.time()) if now is None else now
+        forgotten = self.device.forget_retired(now - RETIRED_PREKEY_DAYS * DAY_SECONDS)
+        rotated_at = int(self.state.setdefault("signed_prekeys_at", now))
+        due = now - rotated_at >= SIGNED_PREKEY_DAYS * DAY_SECONDS
+        if due:
+            self.device.rotate_signed_prekeys(now)
+            self.state["signed_prekeys_at"] = now
+        if due or forgotten:
+            self._save()  # before the upload: the new private halves must not be lost
+        if due:
+            await self.upload_keys()
+        return due
 
     async def _open(self, api: NodeApi, message: dict[str, Any]) -> Received | None:
         """One message's event, or ``None`` if it is to be dropped (noted). Raises :class:`_TryLater`."""

@@ -129,8 +129,10 @@ class Agreement:
 class DeviceSecrets:
     """A device's private keys: identity, DH identity, and pre-keys by (kind, id).
 
-    One-time pre-keys are deleted when a handshake uses them; the signed pre-keys (X25519 and the
-    ML-KEM "last resort" key) stay until they are replaced.
+    One-time pre-keys are deleted when a handshake uses them. The signed pre-keys (X25519 and the
+    ML-KEM "last resort" key) are replaced by :meth:`rotate_signed_prekeys`; the replaced ones are
+    kept in ``retired`` (with the time) to answer handshakes already on their way, until
+    :meth:`forget_retired` deletes them.
     """
 
     identity_seed: bytes = field(repr=False)
@@ -140,6 +142,7 @@ class DeviceSecrets:
     pq_prekey_id: int
     one_time_ids: set[tuple[PreKeyKind, int]]
     next_id: int
+    retired: list[tuple[PreKeyKind, int, int]] = field(default_factory=list)
 
     @classmethod
     def generate(cls, one_time: int = 0) -> DeviceSecrets:
@@ -167,6 +170,7 @@ class DeviceSecrets:
             "signed_prekey_id": self.signed_prekey_id,
             "pq_prekey_id": self.pq_prekey_id,
             "one_time_ids": [[kind.value, key_id] for kind, key_id in sorted(self.one_time_ids)],
+            "retired": [[kind.value, key_id, at] for kind, key_id, at in self.retired],
             "next_id": self.next_id,
         }
 
@@ -180,6 +184,7 @@ class DeviceSecrets:
             pq_prekey_id=data["pq_prekey_id"],
             one_time_ids={(PreKeyKind(kind), key_id) for kind, key_id in data["one_time_ids"]},
             next_id=data["next_id"],
+            retired=[(PreKeyKind(kind), key_id, at) for kind, key_id, at in data.get("retired", [])],
         )
 
     @property
@@ -216,6 +221,20 @@ class DeviceSecrets:
                 self.one_time_ids.add((kind, key_id))
                 made.append(self.public_prekey(kind, key_id))
         return made
+
+    def rotate_signed_prekeys(self, now: int) -> None:
+        """New signed pre-keys of both kinds; the old ones are retired at ``now``, not yet deleted."""
+        self.retired += [(PreKeyKind.X25519, self.signed_prekey_id, now), (PreKeyKind.MLKEM768, self.pq_prekey_id, now)]
+        self.signed_prekey_id = self._new_key(PreKeyKind.X25519)
+        self.pq_prekey_id = self._new_key(PreKeyKind.MLKEM768)
+
+    def forget_retired(self, before: int) -> int:
+        """Delete the signed pre-keys retired before ``before``; return how many went."""
+        old = [(kind, key_id) for kind, key_id, at in self.retired if at < before]
+        for kind, key_id in old:
+            self.forget(kind, key_id)
+        self.retired = [entry for entry in self.retired if entry[2] >= before]
+        return len(old)
 
     def forget(self, kind: PreKeyKind, key_id: int) -> None:
         self.prekeys.pop((kind, key_id), None)

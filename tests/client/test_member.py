@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from client.api import ApiError
-from client.member import ONE_TIME_PREKEYS, REFILL_BELOW, Address, ClientError, IdentityChanged, MemberClient
+from client.member import (
+    DAY_SECONDS,
+    ONE_TIME_PREKEYS,
+    REFILL_BELOW,
+    RETIRED_PREKEY_DAYS,
+    Address,
+    ClientError,
+    IdentityChanged,
+    MemberClient,
+)
+from crypto.pqxdh import PreKeyKind
 from crypto.sealed import seal
 from node.members import MemberProfile, invite_member
 from node.messaging import key_bundles
@@ -285,3 +296,23 @@ async def test_a_replayed_handshake_does_not_restart_the_session(pair: tuple[Mem
     assert await mentor.receive(wait=1) == []  # the ratchet refuses it: the message key is gone
     await mentor.send(mentee.address, "still one session")
     assert await receive_all(mentee, 1) == ["still one session"]
+
+
+async def test_signed_prekeys_rotate_weekly_and_old_handshakes_still_open_within_the_grace_period(
+    pair: tuple[MemberClient, MemberClient],
+) -> None:
+    mentee, mentor = pair
+    now = int(time.time())
+    assert not await mentor.rotate_signed_prekeys_if_due(now)  # the clock starts now
+    old_id = mentor.device.signed_prekey_id
+    # A mentee fetched the bundle (and encrypted) before the rotation, and sends after it.
+    sealed = await mentee.seal_messages(mentor.address, ["sent across a rotation"])
+    assert await mentor.rotate_signed_prekeys_if_due(now + 8 * DAY_SECONDS)
+    assert mentor.device.signed_prekey_id != old_id
+    async with mentee.api() as api:
+        bundle = (await api.keys(mentor.address.node, mentor.address.member))["bundles"][0]
+        assert bundle["signed_prekey"]["id"] == mentor.device.signed_prekey_id  # new sessions use the new key
+        await api.send(sealed.outgoing)
+    assert await receive_all(mentor, 1) == ["sent across a rotation"]
+    mentor.device.forget_retired(now + 9 * DAY_SECONDS + RETIRED_PREKEY_DAYS * DAY_SECONDS)
+    assert (PreKeyKind.X25519, old_id) not in mentor.device.prekeys
