@@ -101,6 +101,11 @@ class Keystore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.path)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a power loss
+            finally:
+                os.close(directory)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

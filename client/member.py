@@ -24,7 +24,7 @@ from client.api import ApiError, NodeApi
 from client.keystore import Keystore
 from crypto.errors import DecryptionFailed
 from crypto.pqxdh import DeviceSecrets, InitialHeader, PreKeyKind, SignedPreKey, initiate, respond
-from crypto.ratchet import DuplicateMessage, Session
+from crypto.ratchet import DuplicateMessage, Session, TooManySkipped
 from crypto.safety import safety_number
 from crypto.sealed import open_sealed, seal
 from protocol.addresses import NotABaseUrl, normalize_base_url
@@ -37,6 +37,7 @@ ONE_TIME_PREKEYS = 50
 REFILL_BELOW = 20
 MAX_SEEN = 10_000
 MAX_PREVIOUS_SESSIONS = 3
+MAX_TRIES = 20  # receives that may leave one message for later before it is dropped
 SIGNED_PREKEY_DAYS = 7
 RETIRED_PREKEY_DAYS = 30
 DAY_SECONDS = 86_400
@@ -132,6 +133,7 @@ class MemberClient:
             "sessions": {},
             "conversations": {},
             "seen": [],
+            "signed_prekeys_at": int(time.time()),
         }
         # The invite is spent: save the token before anything else can fail.
         client = cls(Keystore.create(keystore_path, passphrase, state, argon2))
@@ -312,22 +314,36 @@ class MemberClient:
                 await self.refill_prekeys()  # with fresh one-time keys, never the ones sent before
                 messages = await api.receive(DEVICE, wait=wait)
             done: list[str] = []
+            later = self.state.setdefault("later", {})
             for message in messages:
+                message_id = str(message.get("id"))
                 try:
                     event = await self._open(api, message)
                 except _TryLater:
-                    continue
+                    later[message_id] = later.get(message_id, 0) + 1
+                    if later[message_id] < MAX_TRIES:
+                        continue
+                    self._note_dropped(f"a message whose sender could not be checked in {MAX_TRIES} tries")
+                    event = None
+                except Exception as exc:  # whatever a sender put in it, it must not block the mailbox
+                    self._note_dropped(f"a message that could not be read: {type(exc).__name__}: {exc}")
+                    event = None
                 if event is not None:
                     received.append(event)
-                done.append(str(message.get("id")))
+                later.pop(message_id, None)
+                done.append(message_id)
             # Saved before acknowledging: after a crash in between, the node delivers again and the
             # ratchet recognizes the duplicates.
             self._save()
             if done:
                 await api.acknowledge(DEVICE, done)
-        if received:
-            await self.refill_prekeys()
-        await self.rotate_signed_prekeys_if_due()
+        try:  # upkeep: a failure here must not hide the messages just received
+            if received:
+                await self.refill_prekeys()
+            await self.rotate_signed_prekeys_if_due()
+        except ApiError as exc:
+            self.state.setdefault("upkeep_errors", []).append({"at": int(time.time()), "error": str(exc)})
+            self._save()
         return received
 
     async def rotate_signed_prekeys_if_due(self, now: int | None = None) -> bool:
@@ -337,15 +353,17 @@ class MemberClient:
         Returns whether it rotated."""
         now = int(time.time()) if now is None else now
         forgotten = self.device.forget_retired(now - RETIRED_PREKEY_DAYS * DAY_SECONDS)
-        rotated_at = int(self.state.setdefault("signed_prekeys_at", now))
-        due = now - rotated_at >= SIGNED_PREKEY_DAYS * DAY_SECONDS
+        due = now - int(self.state.get("signed_prekeys_at", now)) >= SIGNED_PREKEY_DAYS * DAY_SECONDS
         if due:
             self.device.rotate_signed_prekeys(now)
             self.state["signed_prekeys_at"] = now
+            self.state["signed_prekeys_uploaded"] = False
         if due or forgotten:
             self._save()  # before the upload: the new private halves must not be lost
-        if due:
-            await self.upload_keys()
+        if not self.state.get("signed_prekeys_uploaded", True):
+            await self.upload_keys()  # retried at the next receive if it fails
+            self.state["signed_prekeys_uploaded"] = True
+            self._save()
         return due
 
     async def _open(self, api: NodeApi, message: dict[str, Any]) -> Received | None:
@@ -371,7 +389,7 @@ class MemberClient:
         except DuplicateMessage:
             return None
         except ApiError as exc:
-            if exc.status == 0 or exc.status >= 500:
+            if exc.status in (0, 408, 429) or exc.status >= 500:
                 raise _TryLater from exc
             self._note_dropped(f"a message from {sender} whose sender cannot be checked: {exc}")
             return None
@@ -532,7 +550,7 @@ async def _decrypt_any(record: dict[str, Any], ratchet: bytes) -> bytes:
         session = Session.from_json(state)
         try:
             plaintext = await session.decrypt(ratchet)
-        except DecryptionFailed:
+        except (DecryptionFailed, TooManySkipped):
             continue
         others = [other for position, other in enumerate(candidates) if position != index]
         record["session"], record["previous"] = session.to_json(), others[:MAX_PREVIOUS_SESSIONS]

@@ -251,13 +251,20 @@ async def test_a_malformed_sealed_message_is_dropped_and_does_not_block_the_mail
         listed = await api.keys(b.url, mentor.address.member, bundles=False)
         device_dh = b64decode(listed["device_list"]["devices"][0]["identity_dh"])
         to = {"node": b.url, "member": mentor.address.member, "device": "main"}
-        junk = [b'{"from": {"node": 1}}', b"not json", b'{"from": {"node": "x", "member": "y", "device": "z"}}']
+        handshake = b'{"from": {"node": "https://x.example", "member": "y", "device": "z"}, "ratchet": "AA", '
+        junk = [
+            b'{"from": {"node": 1}}',
+            b"not json",
+            b'{"from": {"node": "x", "member": "y", "device": "z"}}',
+            b"[" * 5000,  # deeper than the JSON parser goes
+            handshake + b'"initial": {"ephemeral_key": "x", "signed_prekey_id": Infinity}}',
+        ]
         await api.send(
             [{"to": to, "id": f"junk-{i}", "ciphertext": b64encode(seal(device_dh, j))} for i, j in enumerate(junk)]
         )
     await mentee.send(mentor.address, "the real one")
     assert await receive_all(mentor, 1) == ["the real one"]
-    assert len(mentor.state["dropped"]) == 3
+    assert len(mentor.state["dropped"]) == 5
     assert await mentor.receive(wait=0.2) == []  # nothing left behind
 
 
@@ -299,16 +306,20 @@ async def test_a_replayed_handshake_does_not_restart_the_session(pair: tuple[Mem
 
 
 async def test_signed_prekeys_rotate_weekly_and_old_handshakes_still_open_within_the_grace_period(
-    pair: tuple[MemberClient, MemberClient],
+    pair: tuple[MemberClient, MemberClient], tmp_path: Path
 ) -> None:
     mentee, mentor = pair
     now = int(time.time())
+    # The rotation clock starts at registration and is in the keystore, so one-shot commands see it.
+    reopened = MemberClient.open(tmp_path / "Carlos.keystore", PASSPHRASE)
+    assert abs(reopened.state["signed_prekeys_at"] - now) < 60
     assert not await mentor.rotate_signed_prekeys_if_due(now)  # the clock starts now
     old_id = mentor.device.signed_prekey_id
     # A mentee fetched the bundle (and encrypted) before the rotation, and sends after it.
     sealed = await mentee.seal_messages(mentor.address, ["sent across a rotation"])
     assert await mentor.rotate_signed_prekeys_if_due(now + 8 * DAY_SECONDS)
     assert mentor.device.signed_prekey_id != old_id
+    assert MemberClient.open(tmp_path / "Carlos.keystore", PASSPHRASE).state["signed_prekeys_uploaded"] is True
     async with mentee.api() as api:
         bundle = (await api.keys(mentor.address.node, mentor.address.member))["bundles"][0]
         assert bundle["signed_prekey"]["id"] == mentor.device.signed_prekey_id  # new sessions use the new key
