@@ -41,6 +41,7 @@ MAX_TRIES = 20  # receives that may leave one message for later before it is dro
 SIGNED_PREKEY_DAYS = 7
 RETIRED_PREKEY_DAYS = 30
 DAY_SECONDS = 86_400
+STALE_HANDSHAKE_DAYS = RETIRED_PREKEY_DAYS - 7  # well before the other side may delete its pre-key
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_TEXT_BYTES = 64 * 1024  # sealed with its envelope, it stays inside the largest padding bucket
 PREKEYS_PER_REQUEST = 20  # about 36 kB a request
@@ -233,6 +234,12 @@ class MemberClient:
                 f"{to}'s identity key changed since you verified it; compare safety numbers again "
                 f"('mentornet client verify {to}') before sending"
             )
+        stale_before = int(time.time()) - STALE_HANDSHAKE_DAYS * DAY_SECONDS
+        for key in [k for k in self.state["sessions"] if k.rpartition("#")[0] == str(to)]:
+            record = self.state["sessions"][key]
+            if record.get("initial") and record.get("started_at", stale_before) < stale_before:
+                # Never answered, and the pre-key it was made with may be gone by now: start again.
+                del self.state["sessions"][key]
         existing = {
             key.rpartition("#")[2]: record
             for key, record in self.state["sessions"].items()
@@ -258,6 +265,7 @@ class MemberClient:
                 "device_dh": bundle.identity_dh.public_key.hex(),
                 "initial": _header_json(header),
                 "session": None,
+                "started_at": int(time.time()),
             }
         if not made:
             raise ClientError(f"{to} has no registered device")

@@ -327,3 +327,17 @@ async def test_signed_prekeys_rotate_weekly_and_old_handshakes_still_open_within
     assert await receive_all(mentor, 1) == ["sent across a rotation"]
     mentor.device.forget_retired(now + 9 * DAY_SECONDS + RETIRED_PREKEY_DAYS * DAY_SECONDS)
     assert (PreKeyKind.X25519, old_id) not in mentor.device.prekeys
+
+
+async def test_a_session_never_answered_for_weeks_starts_again_with_a_fresh_handshake(
+    pair: tuple[MemberClient, MemberClient],
+) -> None:
+    mentee, mentor = pair
+    await mentee.seal_messages(mentor.address, ["lost: never sent"])  # a session exists, unanswered
+    (record,) = [r for k, r in mentee.state["sessions"].items() if k.startswith(str(mentor.address))]
+    first = record["initial"]["ephemeral_key"]
+    record["started_at"] -= 60 * DAY_SECONDS  # as if weeks had passed
+    await mentee.send(mentor.address, "hello again")
+    (fresh,) = [r for k, r in mentee.state["sessions"].items() if k.startswith(str(mentor.address))]
+    assert fresh["initial"]["ephemeral_key"] != first
+    assert await receive_all(mentor, 1) == ["hello again"]
