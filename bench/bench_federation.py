@@ -21,9 +21,7 @@ import json
 import os
 import random
 import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +45,8 @@ from protocol.canonical import canonical_json
 from protocol.discovery import LocalWindow
 from protocol.encoding import b64encode
 from protocol.http_signatures import HttpRequest, content_digest, sign_request
+from tests.conftest import free_port
+from tests.node.federation.cluster import ServedNode
 
 REMOTE = "https://bench-peer.example"
 PROFILE = os.environ.get("MENTORNET_BENCH_PROFILE", "")  # a path: profile the serving node with cProfile
@@ -163,22 +163,13 @@ async def ingest(count: int, batch: int, in_flight: int) -> dict[str, float]:
     raw_rate = raw_verify_rate(items, key)
     with tempfile.TemporaryDirectory(prefix="mentornet-bench-") as scratch:
         work = Path(scratch)
-        from tests.conftest import free_port
-
         port = free_port()
         config = await prepare_node(work, key, port)
-        profile = ["-m", "cProfile", "-o", PROFILE] if PROFILE else []
-        server = subprocess.Popen(
-            [sys.executable, *profile, "-m", "cli.main", "serve", "--data-dir", str(config.data_dir)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "MENTORNET_HOME": ""},
-        )
+        server = ServedNode(config, ("-m", "cProfile", "-o", PROFILE) if PROFILE else ())
+        await server.start()
         try:
             url = f"{config.base_url}/federation/v1/announcements"
             async with aiohttp.ClientSession() as session:
-                await _wait(session, config.base_url + "/healthz")
                 bodies = [json.dumps({"announcements": items[i : i + batch]}).encode() for i in range(0, count, batch)]
                 queue: asyncio.Queue[bytes] = asyncio.Queue()
                 for body in bodies:
@@ -210,8 +201,7 @@ async def ingest(count: int, batch: int, in_flight: int) -> dict[str, float]:
                 await asyncio.gather(*(worker() for _ in range(in_flight)))
                 elapsed = time.perf_counter() - started
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            await server.stop()  # SIGTERM: a graceful stop, which also writes the profile
         node = await open_node(load_config(config.data_dir), UnlockSecret.from_key_file(config.key_file))
         async with node.database.transaction() as session:
             stored = await AnnouncementStore(session).count()
@@ -225,18 +215,6 @@ async def ingest(count: int, batch: int, in_flight: int) -> dict[str, float]:
         "raw_verify_per_second": raw_rate,
         "ratio": rate / raw_rate,
     }
-
-
-async def _wait(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(300):
-        try:
-            async with session.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def discovery(count: int, queries: int) -> dict[str, float]:

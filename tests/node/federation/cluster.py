@@ -185,13 +185,15 @@ async def peered_cluster(
 class ServedNode:
     """``mentornet serve`` in its own process (for tests that kill a node for real, and benchmarks)."""
 
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, python_args: tuple[str, ...] = ()) -> None:
         self.config = config
+        self.python_args = python_args  # e.g. ("-m", "cProfile", "-o", PATH) to profile the node
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
+            *self.python_args,
             "-m",
             "cli.main",
             "serve",
