@@ -88,12 +88,10 @@ class DeviceStore:
             row.updated_at = now
         await self._session.flush()
 
-    async def add_prekeys(self, member_id: str, device_id: str, prekeys: list[tuple[str, int, str]]) -> int:
-        """Store one-time pre-keys (kind, key id, wire JSON), ignoring ids already stored; return
-        how many were new."""
+    async def add_prekeys(self, member_id: str, device_id: str, prekeys: list[tuple[str, int, str]]) -> None:
+        """Store one-time pre-keys (kind, key id, wire JSON), ignoring ids already stored."""
         if not prekeys:
-            return 0
-        before = await self.prekey_count(member_id, device_id)
+            return
         connection = await self._session.connection()
         statement = insert(connection.dialect, OneTimePreKeyRow.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
             index_elements=["member_id", "device_id", "kind", "key_id"]
@@ -105,7 +103,6 @@ class DeviceStore:
                 for kind, key_id, prekey in prekeys
             ],
         )
-        return await self.prekey_count(member_id, device_id) - before
 
     async def prekey_counts(self, member_id: str, device_id: str) -> dict[str, int]:
         rows = await self._session.execute(
@@ -114,9 +111,6 @@ class DeviceStore:
             .group_by(col(OneTimePreKeyRow.kind))
         )
         return {kind: int(count) for kind, count in rows.all()}
-
-    async def prekey_count(self, member_id: str, device_id: str) -> int:
-        return sum((await self.prekey_counts(member_id, device_id)).values())
 
     async def take_prekey(self, member_id: str, device_id: str, kind: str) -> str | None:
         """Hand out the oldest one-time pre-key of a kind and delete it: each is given once."""
