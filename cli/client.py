@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cli.common import (
+    MentorSearch,
     availability_options,
     format_time,
     guarded,
@@ -237,32 +238,13 @@ def withdraw(keystore: Path, passphrase_file: Path | None, as_json: bool) -> Non
 @keystore_options
 @json_option
 @client_errors
-def discover(
-    topics: tuple[str, ...],
-    languages: tuple[str, ...],
-    timezone: str | None,
-    windows: tuple[str, ...],
-    institution: str | None,
-    include_full: bool,
-    limit: int,
-    keystore: Path,
-    passphrase_file: Path | None,
-    as_json: bool,
-) -> None:
+def discover(search: MentorSearch, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Search mentors across the federation (your node answers from its own index)."""
     member = _open(keystore, passphrase_file)
-    params = [("topic", t) for t in topics] + [("language", lang) for lang in languages]
-    params += [("window", w) for w in windows] + [("limit", str(limit))]
-    if timezone:
-        params.append(("timezone", timezone))
-    if institution:
-        params.append(("institution", institution))
-    if include_full:
-        params.append(("include_full", "true"))
 
-    async def search() -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
         async with member.api() as api:
-            return await api.mentors(params)
+            return await api.mentors(search.query_params())
 
-    results = list(asyncio.run(search())["results"])
+    results = list(asyncio.run(run())["results"])
     emit(as_json, results, lambda: print_mentors(results))

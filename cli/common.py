@@ -7,6 +7,7 @@ import datetime
 import functools
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -183,8 +184,50 @@ def availability_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+@dataclass(frozen=True)
+class MentorSearch:
+    """A mentor search as the options give it (windows still as typed)."""
+
+    topics: tuple[str, ...]
+    languages: tuple[str, ...]
+    timezone: str | None
+    windows: tuple[str, ...]
+    institution: str | None
+    include_full: bool
+    limit: int
+
+    def query_params(self) -> list[tuple[str, str]]:
+        """The same search as ``GET /client/v1/mentors`` parameters."""
+        params = [("topic", t) for t in self.topics] + [("language", lang) for lang in self.languages]
+        params += [("window", w) for w in self.windows] + [("limit", str(self.limit))]
+        if self.timezone:
+            params.append(("timezone", self.timezone))
+        if self.institution:
+            params.append(("institution", self.institution))
+        if self.include_full:
+            params.append(("include_full", "true"))
+        return params
+
+
 def search_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options of a mentor search (``discover`` on the node, ``client discover`` for a member)."""
+    """The options of a mentor search (``discover`` on the node, ``client discover`` for a member);
+    the command receives them as one ``search`` (:class:`MentorSearch`)."""
+
+    @functools.wraps(func)
+    def collected(
+        *args: Any,
+        topics: tuple[str, ...],
+        languages: tuple[str, ...],
+        timezone: str | None,
+        windows: tuple[str, ...],
+        institution: str | None,
+        include_full: bool,
+        limit: int,
+        **kwargs: Any,
+    ) -> Any:
+        search = MentorSearch(topics, languages, timezone, windows, institution, include_full, limit)
+        return func(*args, search=search, **kwargs)
+
     options = [
         click.option("--topic", "topics", multiple=True, help="Wanted topic; repeat (any matches)."),
         click.option("--language", "languages", multiple=True, help="Wanted language; repeat (any matches)."),
@@ -194,6 +237,7 @@ def search_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--include-full", is_flag=True, help="Also mentors without open places."),
         click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True),
     ]
+    command: Callable[..., Any] = collected
     for option in reversed(options):
-        func = option(func)
-    return func
+        command = option(command)
+    return command

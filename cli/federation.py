@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cli.common import (
+    MentorSearch,
     data_dir_option,
     format_time,
     guarded,
@@ -139,38 +140,27 @@ def peer_unblock(host: str, data_dir: Path, passphrase_file: Path | None, as_jso
 @passphrase_option
 @json_option
 @guarded
-def discover(
-    data_dir: Path,
-    topics: tuple[str, ...],
-    languages: tuple[str, ...],
-    timezone: str | None,
-    windows: tuple[str, ...],
-    institution: str | None,
-    include_full: bool,
-    limit: int,
-    passphrase_file: Path | None,
-    as_json: bool,
-) -> None:
+def discover(data_dir: Path, search: MentorSearch, passphrase_file: Path | None, as_json: bool) -> None:
     """Search mentors across the federation in this node's own index (nothing is sent anywhere)."""
-    parsed = [parse_window(text) for text in windows]
-    if parsed and not timezone:
+    parsed = [parse_window(text) for text in search.windows]
+    if parsed and not search.timezone:
         raise NodeError("--window needs --timezone (the time zone the windows are in)")
 
-    async def search(node: Node) -> list[dict[str, Any]]:
+    async def run(node: Node) -> list[dict[str, Any]]:
         index = MentorIndex(node)
         query = make_query(
-            topics=topics,
-            languages=languages,
-            timezone=validate_timezone(timezone) if timezone else None,
+            topics=search.topics,
+            languages=search.languages,
+            timezone=validate_timezone(search.timezone) if search.timezone else None,
             windows=parsed,
-            institution=institution,
-            open_only=not include_full,
-            limit=limit,
+            institution=search.institution,
+            open_only=not search.include_full,
+            limit=search.limit,
             now=node.clock(),
         )
         found = await index.search(query)
         return [result_json(m, listing, index.institution(listing.announcement.origin)) for m, listing in found]
 
-    results = with_node(data_dir, passphrase_file, search)
+    results = with_node(data_dir, passphrase_file, run)
 
     emit(as_json, results, lambda: print_mentors(results))
