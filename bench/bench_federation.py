@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import crypto
-from node.config import FederationSettings, NodeConfig, UnlockMethod, load_config, write_config
+from node.config import FederationSettings, NodeConfig, load_config, write_config
 from node.discovery import MentorIndex, make_query
 from node.instance import init_node, open_node
 from node.keyring import UnlockSecret
@@ -46,7 +46,7 @@ from protocol.discovery import LocalWindow
 from protocol.encoding import b64encode
 from protocol.http_signatures import HttpRequest, content_digest, sign_request
 from tests.conftest import free_port
-from tests.node.federation.cluster import ServedNode
+from tests.node.federation.cluster import ServedNode, loopback_config
 
 REMOTE = "https://bench-peer.example"
 PROFILE = os.environ.get("MENTORNET_BENCH_PROFILE", "")  # a path: profile the serving node with cProfile
@@ -131,15 +131,7 @@ def raw_verify_rate(items: list[dict[str, Any]], key: crypto.SigningKey, seconds
 
 async def prepare_node(work: Path, key: crypto.SigningKey, port: int) -> NodeConfig:
     settings = FederationSettings(requests_per_minute=1_000_000, pull_interval_seconds=3600.0)
-    config = NodeConfig(
-        data_dir=work / "node",
-        name="Bench Node",
-        base_url=f"http://127.0.0.1:{port}",
-        unlock=UnlockMethod.KEY_FILE,
-        key_file=work / "node" / "node.key",
-        port=port,
-        federation=settings,
-    )
+    config = loopback_config(work / "node", "Bench Node", port, settings)
     node = await init_node(config, None)
     async with node.database.transaction() as session:
         await PeerStore(session).add(

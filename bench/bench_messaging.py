@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import crypto
 from client.api import NodeApi
 from client.member import MemberClient, send_requests
-from node.config import FederationSettings, NodeConfig, UnlockMethod, write_config
+from node.config import FederationSettings, write_config
 from node.federation.peers import add_peer
 from node.federation.transport import AiohttpTransport
 from node.instance import init_node, open_node
@@ -42,20 +42,17 @@ from node.keyring import UnlockSecret
 from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
 from tests.conftest import free_port
-from tests.node.federation.cluster import ServedNode
+from tests.node.federation.cluster import ServedNode, loopback_config
 
 
 def served(name: str, work: Path) -> ServedNode:
     port = free_port()
     return ServedNode(
-        NodeConfig(
-            data_dir=work / name,
-            name=f"{name} University",
-            base_url=f"http://127.0.0.1:{port}",
-            unlock=UnlockMethod.KEY_FILE,
-            key_file=work / name / "node.key",
-            port=port,
-            federation=FederationSettings(requests_per_minute=1_000_000, verify_processes=0),
+        loopback_config(
+            work / name,
+            f"{name} University",
+            port,
+            FederationSettings(requests_per_minute=1_000_000, verify_processes=0),
             client_requests_per_minute=1_000_000,  # one member sends the whole load
         )
     )

@@ -136,6 +136,20 @@ class RunningNode:
         return list(body["results"])
 
 
+def loopback_config(data_dir: Path, name: str, port: int, settings: FederationSettings, **changes: Any) -> NodeConfig:
+    """A key-file node on 127.0.0.1:``port`` with its data in ``data_dir`` (and ``changes``)."""
+    return NodeConfig(
+        data_dir=data_dir,
+        name=name,
+        base_url=f"http://127.0.0.1:{port}",
+        unlock=UnlockMethod.KEY_FILE,
+        key_file=data_dir / "node.key",
+        port=port,
+        federation=settings,
+        **changes,
+    )
+
+
 async def start_cluster(
     tmp_path: Path, names: list[str], clock: Clock, settings: FederationSettings = FAST
 ) -> list[RunningNode]:
@@ -143,15 +157,7 @@ async def start_cluster(
     for name in names:
         port = free_port()
         data_dir = tmp_path / name
-        config = NodeConfig(
-            data_dir=data_dir,
-            name=f"{name} University",
-            base_url=f"http://127.0.0.1:{port}",
-            unlock=UnlockMethod.KEY_FILE,
-            key_file=data_dir / "node.key",
-            port=port,
-            federation=settings,
-        )
+        config = loopback_config(data_dir, f"{name} University", port, settings)
         created = await init_node(config, None, clock=clock)
         await created.close()
         running = RunningNode(name, config, clock)

@@ -15,7 +15,7 @@ import pytest
 import crypto
 from client.member import MemberClient
 from node.app import TRANSPORT
-from node.config import NodeConfig, UnlockMethod, write_config
+from node.config import write_config
 from node.federation.inbound import FEDERATION
 from node.federation.peers import add_peer
 from node.federation.transport import AiohttpTransport
@@ -23,7 +23,7 @@ from node.instance import init_node
 from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
 from tests.conftest import free_port
-from tests.node.federation.cluster import FAST, ROOT, Clock, RunningNode, ServedNode, start_cluster
+from tests.node.federation.cluster import FAST, ROOT, Clock, RunningNode, ServedNode, loopback_config, start_cluster
 
 PASSPHRASE = "a long passphrase for the test"
 COUNT = 1000
@@ -38,15 +38,7 @@ class Setup:
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     (b,) = await start_cluster(tmp_path, ["B"], Clock())
     port = free_port()
-    config = NodeConfig(
-        data_dir=tmp_path / "A",
-        name="A University",
-        base_url=f"http://127.0.0.1:{port}",
-        unlock=UnlockMethod.KEY_FILE,
-        key_file=tmp_path / "A" / "node.key",
-        port=port,
-        federation=FAST,
-    )
+    config = loopback_config(tmp_path / "A", "A University", port, FAST)
     node_a = await init_node(config, None)
     transport = AiohttpTransport(connect_timeout=1, total_timeout=5)
     await add_peer(node_a, transport, b.url, await b.fingerprint())
