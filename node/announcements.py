@@ -22,6 +22,7 @@ from node.signing_keys import load_key_set
 from node.storage.announcements import AnnouncementStore, StoredAnnouncement
 from node.storage.audit import AuditStore
 from node.storage.members import MemberStore
+from node.storage.mentorships import MentorshipStore
 from node.storage.peers import PeerStore, StoredPeer
 from protocol.announcement import MAX_BATCH, MAX_LIFETIME, Announcement, build_announcement, verify_announcement
 from protocol.canonical import JsonValue
@@ -131,6 +132,8 @@ async def _publish(
             raise NotFound(f"member {member_id} has no published availability to withdraw")
         if availability is not None and by_member:
             availability = _operator_attested(availability, previous)
+        if availability is not None:
+            availability = await _open_places(MentorshipStore(session), member_id, availability)
         raw = build_announcement(
             origin=origin,
             mentor=member_id,
@@ -146,6 +149,19 @@ async def _publish(
         actor = f"member:{member_id}" if by_member else None
         await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq}, actor=actor)
     return raw
+
+
+async def _open_places(
+    store: MentorshipStore, member_id: str, availability: Mapping[str, JsonValue]
+) -> dict[str, JsonValue]:
+    """Keep the capacity the mentor declared; announce the places still open (declared minus the
+    mentorships running now)."""
+    declared = availability.get("capacity")
+    if not isinstance(declared, int) or isinstance(declared, bool):
+        return dict(availability)  # the announcement's validation names the field
+    await store.declare_places(member_id, declared)
+    running = await store.count(member_id, "mentor", ("active",))
+    return {**availability, "capacity": max(0, declared - running)}
 
 
 def _operator_attested(

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node import mentorships
 from node.announcements import publish_availability, withdraw_availability
 from node.discovery import MentorIndex, make_query, result_json
 from node.errors import Conflict, NotFound, PeerRefused, RequestRejected, Unauthorized
@@ -36,6 +37,7 @@ from protocol import addresses
 from protocol.discovery import parse_window
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import MalformedMessage
+from protocol.lifecycle import Action, Actor
 from protocol.member import validate_timezone
 
 INDEX = web.AppKey("mentor_index", MentorIndex)
@@ -57,6 +59,10 @@ def add_routes(app: web.Application, requests_per_minute: int) -> None:
     app.router.add_post("/client/v1/messages", _send)
     app.router.add_get("/client/v1/messages", _receive)
     app.router.add_post("/client/v1/messages/ack", _acknowledge)
+    app.router.add_get("/client/v1/mentorships", _mentorships)
+    app.router.add_post("/client/v1/mentorships", _open_request)
+    app.router.add_post("/client/v1/mentorships/{request_id}/moves", _move)
+    app.router.add_post("/client/v1/mentorships/{request_id}/sessions", _session_held)
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -237,6 +243,57 @@ async def _acknowledge(request: web.Request) -> web.Response:
         raise MalformedMessage("name the device whose messages are acknowledged")
     deleted = await acknowledge(request.app[FEDERATION].node, member_id, device, ids)
     return web.json_response({"acknowledged": deleted})
+
+
+async def _mentorships(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    records = await mentorships.mentorships_of(request.app[FEDERATION].node, member_id)
+    return web.json_response({"mentorships": [mentorships.record_json(record) for record in records]})
+
+
+async def _open_request(request: web.Request) -> web.Response:
+    """Record a request the member makes (role ``mentee``) or received (role ``mentor``)."""
+    member_id = await _member(request)
+    body = await _json_body(request)
+    request_id, role, weeks, expires_at = (body.get(k) for k in ("request_id", "role", "duration_weeks", "expires_at"))
+    if (
+        not isinstance(request_id, str)
+        or role not in (Actor.MENTEE, Actor.MENTOR)
+        or not isinstance(weeks, int)
+        or isinstance(weeks, bool)
+        or not (expires_at is None or _integer(expires_at))
+    ):
+        raise MalformedMessage(
+            'expected {"request_id": ID, "role": "mentee" | "mentor", "duration_weeks": N, "expires_at": optional}'
+        )
+    record = await mentorships.open_request(
+        request.app[FEDERATION].node, member_id, request_id, Actor(role), weeks, expires_at
+    )
+    return web.json_response(mentorships.record_json(record), status=201)
+
+
+async def _move(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    body = await _json_body(request)
+    action, by = body.get("action"), body.get("by")
+    if action not in set(Action) or by not in (Actor.MENTEE, Actor.MENTOR):
+        raise MalformedMessage('expected {"action": "view" | "accept" | ..., "by": "mentee" | "mentor"}')
+    context = request.app[FEDERATION]
+    record = await mentorships.move(
+        context.node, member_id, request.match_info["request_id"], Action(action), Actor(by)
+    )
+    context.on_own_change()  # the mentor's open places may have been re-announced
+    return web.json_response(mentorships.record_json(record))
+
+
+async def _session_held(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    record = await mentorships.record_session(request.app[FEDERATION].node, member_id, request.match_info["request_id"])
+    return web.json_response(mentorships.record_json(record))
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def _member(request: web.Request) -> str:

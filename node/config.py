@@ -80,6 +80,8 @@ class NodeConfig:
     max_body_bytes: int = 1024 * 1024
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     invite_ttl_days: int = 7
+    max_open_requests: int = 5
+    request_ttl_days: int = 14
     client_requests_per_minute: int = 600
     signing_key_validity_days: int = 365
     federation: FederationSettings = field(default_factory=FederationSettings)
@@ -118,6 +120,8 @@ def validate_config(config: NodeConfig) -> NodeConfig:
         raise ConfigError(f"{where}: server.max_body_bytes must be at least 1024")
     if config.client_requests_per_minute < 1:
         raise ConfigError(f"{where}: members.client_requests_per_minute must be >= 1")
+    if not 1 <= config.max_open_requests <= 100 or not 1 <= config.request_ttl_days <= 90:
+        raise ConfigError(f"{where}: members.max_open_requests must be 1-100 and members.request_ttl_days 1-90")
     if config.invite_ttl_days < 1 or config.signing_key_validity_days < 1:
         raise ConfigError(f"{where}: members.invite_ttl_days and keys.signing_key_validity_days must be >= 1")
     if config.database_url and not config.database_url.startswith("postgresql+asyncpg://"):
@@ -171,6 +175,8 @@ def load_config(data_dir: Path) -> NodeConfig:
             client_requests_per_minute=_typed(
                 members.get("client_requests_per_minute", 600), int, "members.client_requests_per_minute", path
             ),
+            max_open_requests=_typed(members.get("max_open_requests", 5), int, "members.max_open_requests", path),
+            request_ttl_days=_typed(members.get("request_ttl_days", 14), int, "members.request_ttl_days", path),
             signing_key_validity_days=_typed(
                 keys.get("signing_key_validity_days", 365), int, "keys.signing_key_validity_days", path
             ),
@@ -209,6 +215,8 @@ def write_config(config: NodeConfig) -> None:
         "members": {
             "invite_ttl_days": config.invite_ttl_days,
             "client_requests_per_minute": config.client_requests_per_minute,
+            "max_open_requests": config.max_open_requests,
+            "request_ttl_days": config.request_ttl_days,
         },
         "metrics": {"allow": list(config.metrics_allow)},
         "federation": asdict(config.federation),

@@ -45,6 +45,22 @@ _COUNTS = _object(
     {"device": _TEXT, "one_time_prekeys": {"type": "object", "additionalProperties": {"type": "integer"}}}
 )
 _DEVICE = [{"name": "device", "in": "path", "required": True, "schema": _TEXT}]
+_INTEGER = {"type": "integer"}
+_ROLE = {"type": "string", "enum": ["mentee", "mentor"]}
+_REQUEST_ID = [{"name": "request_id", "in": "path", "required": True, "schema": _TEXT}]
+_MENTORSHIP = _object(
+    {
+        "request_id": _TEXT,
+        "role": _ROLE,
+        "state": _TEXT,
+        "duration_weeks": _INTEGER,
+        "created_at": _INTEGER,
+        "expires_at": _INTEGER,
+        "updated_at": _INTEGER,
+        "answered_at": {"type": ["integer", "null"]},
+        "sessions_held": _INTEGER,
+    }
+)
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -169,6 +185,44 @@ OPENAPI: dict[str, Any] = {
                 "Acknowledge received messages: the node deletes them",
                 _json(_object({"acknowledged": {"type": "integer"}})),
                 body=_object({"device": _TEXT, "ids": {"type": "array", "items": _TEXT}}),
+            )
+        },
+        "/client/v1/mentorships": {
+            "get": _op(
+                "This member's side of their mentorship requests (state and times only)",
+                _json(_object({"mentorships": {"type": "array", "items": _MENTORSHIP}})),
+            ),
+            "post": _op(
+                "Record a request the member makes (mentee; capped open requests) or received (mentor)",
+                _json(_MENTORSHIP, "Recorded (or already recorded)"),
+                body=_object(
+                    {"request_id": _TEXT, "role": _ROLE, "duration_weeks": _INTEGER, "expires_at": _INTEGER},
+                    ["request_id", "role", "duration_weeks"],
+                ),
+            ),
+        },
+        "/client/v1/mentorships/{request_id}/moves": {
+            "post": _op(
+                "Apply a move made by the member or reported by them for the other member; "
+                "409 no_open_place when a mentor has no place left",
+                _json(_MENTORSHIP),
+                body=_object(
+                    {
+                        "action": {
+                            "type": "string",
+                            "enum": ["view", "accept", "decline", "withdraw", "complete", "cancel"],
+                        },
+                        "by": _ROLE,
+                    }
+                ),
+                parameters=_REQUEST_ID,
+            )
+        },
+        "/client/v1/mentorships/{request_id}/sessions": {
+            "post": _op(
+                "Count one session held in an active mentorship (a number; no time, no content)",
+                _json(_MENTORSHIP),
+                parameters=_REQUEST_ID,
             )
         },
     },

@@ -156,21 +156,32 @@ def apply(
     """
     if reason is not None and len(reason) > MAX_REASON:
         raise InvalidField("reason", f"at most {MAX_REASON} characters")
-    rule = TRANSITIONS[request.state].get(action)
+    last = request.history[-1].at if request.history else request.created_at
+    target = check_move(request.state, action, actor, at, last_at=last, expires_at=request.expires_at)
+    return replace(request, state=target, history=(*request.history, Step(action, actor, at, target, reason)))
+
+
+def check_move(state: State, action: Action, actor: Actor, at: int, *, last_at: int, expires_at: int) -> State:
+    """The state a request in ``state`` moves to when ``actor`` makes ``action`` at ``at``; for a
+    holder of only the request's state and times (a node keeps no history and no counterpart).
+
+    Raises:
+        IllegalTransition: as :func:`apply`.
+    """
+    rule = TRANSITIONS[state].get(action)
     if rule is None:
-        raise IllegalTransition(f"cannot {action} a request that is {request.state}")
+        raise IllegalTransition(f"cannot {action} a request that is {state}")
     allowed, target = rule
     if actor not in allowed:
         who = " or ".join(sorted(allowed))
-        raise IllegalTransition(f"only the {who} can {action} a request that is {request.state}")
-    last = request.history[-1].at if request.history else request.created_at
-    if at < last:
+        raise IllegalTransition(f"only the {who} can {action} a request that is {state}")
+    if at < last_at:
         raise IllegalTransition("a move cannot come before the previous one")
-    if action is Action.EXPIRE and at < request.expires_at:
+    if action is Action.EXPIRE and at < expires_at:
         raise IllegalTransition("the request has not expired yet")
-    if request.is_open and at >= request.expires_at and action not in (Action.EXPIRE, Action.END):
+    if state in OPEN and at >= expires_at and action not in (Action.EXPIRE, Action.END):
         raise IllegalTransition(f"the request expired; it can no longer be {_past(action)}")
-    return replace(request, state=target, history=(*request.history, Step(action, actor, at, target, reason)))
+    return target
 
 
 def check_open_requests(open_requests: int) -> None:

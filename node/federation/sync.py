@@ -22,6 +22,7 @@ from node.errors import PeerError
 from node.federation.client import FederationClient
 from node.federation.inbound import FederationContext
 from node.federation.messages import deliver_outbox
+from node.mentorships import expire_due
 from node.messaging import forget_old
 from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore, StoredPeer
@@ -223,6 +224,8 @@ class Synchronizer:
             expired = await AnnouncementStore(session).purge_expired(now, keep_origin=self._client.origin)
             await NonceStore(session).forget_expired(now)
         await forget_old(self._context.node)
+        if await expire_due(self._context.node):
+            log.info("unanswered mentorship requests expired")
         if expired:
             log.info("expired announcements dropped", extra={"count": expired})
 

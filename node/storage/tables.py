@@ -305,3 +305,32 @@ class InboundTransactionRow(SQLModel, table=True):
     txn_id: str = Field(primary_key=True, max_length=64)
     results: str
     received_at: int = Field(sa_column=_time())
+
+
+class MentorshipRow(SQLModel, table=True):
+    """One member's side of a mentorship request: only what the node enforces (open requests,
+    places, expiry) and counts (answers, sessions). Neither the other member nor any content."""
+
+    __tablename__ = "mentorships"
+    __table_args__ = (Index("ix_mentorships_state", "state", "expires_at"),)
+
+    member_id: str = Field(foreign_key="members.id", primary_key=True, max_length=36)
+    request_id: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    duration_weeks: int
+    created_at: int = Field(sa_column=_time())
+    expires_at: int = Field(sa_column=_time())
+    updated_at: int = Field(sa_column=_time())
+    answered_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+    sessions_held: int = 0
+
+
+class MentorPlacesRow(SQLModel, table=True):
+    """How many mentees a mentor takes at once, as they declared it; the announcement carries the
+    places still open."""
+
+    __tablename__ = "mentor_places"
+
+    member_id: str = Field(foreign_key="members.id", primary_key=True, max_length=36)
+    capacity: int

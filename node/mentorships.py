@@ -1,0 +1,209 @@
+"""Mentorship requests as a home node enforces them.
+
+The two members' clients carry the request and every move end to end; each tells its own home
+node what the node must enforce, and nothing else: the mentee's node caps open requests, the
+mentor's node holds the places (capacity) and re-announces the places still open when one is
+taken or given back, and both expire unanswered requests. A node's record names neither the
+other member nor any content: a random request id, the local member's role, state and times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from node.announcements import publish_availability
+from node.errors import Conflict, NotFound, RequestRejected
+from node.instance import DAY, Node
+from node.storage.announcements import AnnouncementStore
+from node.storage.members import MemberStore
+from node.storage.mentorships import OPEN_STATES, MentorshipStore, StoredMentorship
+from protocol.addresses import normalize_base_url
+from protocol.errors import IllegalTransition, InvalidField, MalformedMessage
+from protocol.lifecycle import (
+    MAX_DURATION_WEEKS,
+    MIN_DURATION_WEEKS,
+    Action,
+    Actor,
+    State,
+    check_capacity,
+    check_move,
+)
+from protocol.member import MemberStatus, Role
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+MEMBER_MOVES = frozenset({Action.VIEW, Action.ACCEPT, Action.DECLINE, Action.WITHDRAW, Action.COMPLETE, Action.CANCEL})
+
+
+async def open_request(
+    node: Node, member_id: str, request_id: str, role: Actor, duration_weeks: int, expires_at: int | None = None
+) -> StoredMentorship:
+    """Record a request this member made (``role`` mentee) or received (``role`` mentor).
+
+    Idempotent: recording the same request again returns the stored record.
+
+    Raises:
+        MalformedMessage / InvalidField: a bad id, role, duration or expiry.
+        RequestRejected: (409 ``too_many_open_requests``) if a mentee already has the most open
+            requests the node allows.
+        Conflict: the member may not take this role, or the id is already used otherwise.
+    """
+    if not REQUEST_ID.fullmatch(request_id):
+        raise MalformedMessage("a request id is 16 to 64 characters of A-Z a-z 0-9 _ -")
+    if role not in (Actor.MENTEE, Actor.MENTOR):
+        raise InvalidField("role", "must be mentee or mentor")
+    if not MIN_DURATION_WEEKS <= duration_weeks <= MAX_DURATION_WEEKS:
+        raise InvalidField("duration_weeks", f"must be {MIN_DURATION_WEEKS} to {MAX_DURATION_WEEKS}")
+    now = node.clock()
+    deadline = now + node.config.request_ttl_days * DAY
+    if expires_at is not None:
+        if expires_at <= now:
+            raise IllegalTransition("the request expired before it was recorded")
+        deadline = min(deadline, expires_at)
+    async with node.database.transaction() as session:
+        # The member row lock serializes this member's requests, so two at once cannot both
+        # take the last open slot (PostgreSQL; SQLite's BEGIN IMMEDIATE serializes anyway).
+        member = await MemberStore(session).get(member_id, for_update=True)
+        if member is None or member.status != MemberStatus.ACTIVE:
+            raise Conflict("only an active member can make or receive requests")
+        allowed = (Role.MENTEE, Role.BOTH) if role is Actor.MENTEE else (Role.MENTOR, Role.BOTH)
+        if member.role not in allowed:
+            raise Conflict(f"a {member.role} cannot {'make' if role is Actor.MENTEE else 'receive'} mentoring requests")
+        store = MentorshipStore(session)
+        existing = await store.get(member_id, request_id)
+        if existing is not None:
+            if existing.role != role:
+                raise Conflict(f"request {request_id} is already recorded as a {existing.role}'s")
+            return existing
+        if role is Actor.MENTEE:
+            open_requests = await store.count(member_id, Actor.MENTEE, OPEN_STATES, unexpired_at=now)
+            if open_requests >= node.config.max_open_requests:
+                raise RequestRejected(
+                    409,
+                    "too_many_open_requests",
+                    f"you have {open_requests} open requests, the most allowed; withdraw one or wait for answers",
+                )
+        record = StoredMentorship(
+            member_id=member_id,
+            request_id=request_id,
+            role=str(role),
+            state=str(State.PENDING),
+            duration_weeks=duration_weeks,
+            created_at=now,
+            expires_at=deadline,
+            updated_at=now,
+            answered_at=None,
+            sessions_held=0,
+        )
+        await store.add(record)
+    return record
+
+
+async def move(node: Node, member_id: str, request_id: str, action: Action, by: Actor) -> StoredMentorship:
+    """Apply a move on a request, made by this member or (as their client reports it) by the
+    other member; the mentor's own acceptance must find an open place.
+
+    Raises:
+        NotFound: no such request for this member.
+        IllegalTransition: the move is not allowed now (the message says why).
+        RequestRejected: (409 ``no_open_place``) every one of the mentor's places is taken.
+    """
+    if action not in MEMBER_MOVES or by not in (Actor.MENTEE, Actor.MENTOR):
+        raise IllegalTransition(f"a member cannot {action} a request as {by}")
+    now = node.clock()
+    async with node.database.transaction() as session:
+        await MemberStore(session).get(member_id, for_update=True)  # one move of this member at a time
+        store = MentorshipStore(session)
+        record = await store.get(member_id, request_id)
+        if record is None:
+            raise NotFound(f"no request {request_id} recorded for you")
+        target = check_move(
+            State(record.state), action, by, now, last_at=record.updated_at, expires_at=record.expires_at
+        )
+        holds_places = record.role == Actor.MENTOR
+        if holds_places and target is State.ACTIVE:
+            declared = await store.declared_places(member_id)
+            if declared is None:
+                raise RequestRejected(409, "no_open_place", "announce your availability (with a capacity) first")
+            try:
+                check_capacity(declared, await store.count(member_id, Actor.MENTOR, (State.ACTIVE,)))
+            except IllegalTransition as exc:
+                raise RequestRejected(409, "no_open_place", str(exc)) from exc
+        answered = holds_places and record.answered_at is None and action in (Action.ACCEPT, Action.DECLINE)
+        await store.set_state(member_id, request_id, target, now, answered=answered)
+        updated = await store.get(member_id, request_id)
+    assert updated is not None
+    if holds_places and State.ACTIVE in (target, State(record.state)):
+        await republish_places(node, member_id)
+    return updated
+
+
+async def record_session(node: Node, member_id: str, request_id: str) -> StoredMentorship:
+    """Count a session held in a running mentorship (a number only; when and what stay private)."""
+    async with node.database.transaction() as session:
+        store = MentorshipStore(session)
+        record = await store.get(member_id, request_id)
+        if record is None:
+            raise NotFound(f"no request {request_id} recorded for you")
+        if record.state != State.ACTIVE:
+            raise IllegalTransition(f"sessions are held in an active mentorship; this one is {record.state}")
+        await store.add_session(member_id, request_id)
+        updated = await store.get(member_id, request_id)
+    assert updated is not None
+    return updated
+
+
+async def mentorships_of(node: Node, member_id: str) -> list[StoredMentorship]:
+    async with node.database.transaction() as session:
+        return await MentorshipStore(session).of_member(member_id)
+
+
+async def expire_due(node: Node) -> int:
+    """Expire every open request whose time to answer ran out; return how many."""
+    async with node.database.transaction() as session:
+        return len(await MentorshipStore(session).expire_due(node.clock()))
+
+
+async def end_all(node: Node, member_id: str) -> int:
+    """An operator ends every open request and running mentorship of a member (suspension)."""
+    now = node.clock()
+    async with node.database.transaction() as session:
+        store = MentorshipStore(session)
+        ending = [r for r in await store.of_member(member_id) if r.state in (*OPEN_STATES, State.ACTIVE)]
+        for record in ending:
+            target = check_move(
+                State(record.state),
+                Action.END,
+                Actor.OPERATOR,
+                now,
+                last_at=record.updated_at,
+                expires_at=record.expires_at,
+            )
+            await store.set_state(member_id, record.request_id, target, now, answered=False)
+    return len(ending)
+
+
+async def republish_places(node: Node, member_id: str) -> bool:
+    """Re-announce a mentor's availability with the places now open; ``False`` if not announced."""
+    async with node.database.transaction() as session:
+        current = await AnnouncementStore(session).get(normalize_base_url(node.config.base_url), member_id)
+        declared = await MentorshipStore(session).declared_places(member_id)
+    if current is None or current.withdrawn or declared is None:
+        return False
+    availability = {**json.loads(current.raw)["availability"], "capacity": declared}
+    await publish_availability(node, member_id, availability, by_member=True)
+    return True
+
+
+def record_json(record: StoredMentorship) -> dict[str, object]:
+    return {
+        "request_id": record.request_id,
+        "role": record.role,
+        "state": record.state,
+        "duration_weeks": record.duration_weeks,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "updated_at": record.updated_at,
+        "answered_at": record.answered_at,
+        "sessions_held": record.sessions_held,
+    }
