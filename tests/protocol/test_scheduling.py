@@ -1,0 +1,200 @@
+"""Sessions scheduled across time zones: windows in the mentor's zone, daylight saving, iTIP moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.errors import IllegalTransition, InvalidField, StaleSequence
+from protocol.scheduling import (
+    SessionState,
+    Slot,
+    cancel,
+    counter,
+    local_to_utc,
+    propose,
+    reply,
+    session_from_json,
+    session_to_json,
+)
+
+VIDEO = "https://meet.example/mentornet-abc"
+NOW = local_to_utc("2027-01-04T00:00", "UTC")
+
+
+@dataclass(frozen=True)
+class W:
+    day: int
+    start_minute: int
+    end_minute: int
+
+
+TUESDAY_MORNINGS = [W(2, 9 * 60, 12 * 60)]  # 09:00-12:00 in the mentor's zone
+
+
+def test_a_window_keeps_its_wall_clock_time_across_daylight_saving() -> None:
+    winter = local_to_utc("2027-03-23T10:00", "Europe/Berlin")  # CET, UTC+1
+    summer = local_to_utc("2027-03-30T10:00", "Europe/Berlin")  # CEST, UTC+2 since 28 March
+    assert winter == local_to_utc("2027-03-23T09:00", "UTC")
+    assert summer == local_to_utc("2027-03-30T08:00", "UTC")
+    for start in (winter, summer):
+        propose(
+            "s1",
+            "r1",
+            [Slot(start, 60)],
+            "mentee",
+            windows=TUESDAY_MORNINGS,
+            zone="Europe/Berlin",
+            now=NOW,
+            video_url=VIDEO,
+        )
+    # The same UTC time as in winter is 11:00 in summer: still inside; 08:00 UTC + 3 h is not.
+    with pytest.raises(InvalidField, match=r"slots\[0\].*Tue 2027-03-30 12:00 Europe/Berlin"):
+        propose(
+            "s1",
+            "r1",
+            [Slot(summer + 2 * 3600, 60)],
+            "mentee",
+            windows=TUESDAY_MORNINGS,
+            zone="Europe/Berlin",
+            now=NOW,
+            video_url=VIDEO,
+        )
+
+
+def test_the_weekday_is_the_mentors_not_utcs() -> None:
+    # Tuesday 09:30 in Auckland is still Monday in UTC.
+    start = local_to_utc("2027-06-08T09:30", "Pacific/Auckland")
+    assert Slot(start, 30).in_zone("UTC").isoweekday() == 1
+    propose(
+        "s1",
+        "r1",
+        [Slot(start, 30)],
+        "mentee",
+        windows=TUESDAY_MORNINGS,
+        zone="Pacific/Auckland",
+        now=NOW,
+        video_url=VIDEO,
+    )
+    with pytest.raises(InvalidField, match="outside the mentor's windows"):
+        propose("s1", "r1", [Slot(start, 30)], "mentee", windows=TUESDAY_MORNINGS, zone="UTC", now=NOW, video_url=VIDEO)
+
+
+def test_times_the_clocks_skip_or_repeat_are_refused_with_the_reason() -> None:
+    with pytest.raises(InvalidField, match="does not exist in Europe/Berlin"):
+        local_to_utc("2027-03-28T02:30", "Europe/Berlin")
+    with pytest.raises(InvalidField, match="happens twice in Europe/Berlin"):
+        local_to_utc("2027-10-31T02:30", "Europe/Berlin")
+    assert (
+        local_to_utc("2027-10-31T02:30+01:00", "Europe/Berlin")
+        - local_to_utc("2027-10-31T02:30+02:00", "Europe/Berlin")
+        == 3600
+    )
+    with pytest.raises(InvalidField, match="not an IANA time zone"):
+        local_to_utc("2027-10-31T02:30", "Mars/Olympus")
+    with pytest.raises(InvalidField, match="not a date and time"):
+        local_to_utc("next tuesday", "UTC")
+
+
+def test_a_session_across_the_spring_change_is_measured_on_the_wall_clock() -> None:
+    # 01:30-03:30 on the clock is one hour of real time on 28 March 2027 in Berlin.
+    night = [W(7, 60, 4 * 60)]
+    start = local_to_utc("2027-03-28T01:30", "Europe/Berlin")
+    propose("s1", "r1", [Slot(start, 60)], "mentee", windows=night, zone="Europe/Berlin", now=NOW, video_url=VIDEO)
+    with pytest.raises(InvalidField):
+        propose("s1", "r1", [Slot(start, 150)], "mentee", windows=night, zone="Europe/Berlin", now=NOW, video_url=VIDEO)
+
+
+def test_slots_are_checked() -> None:
+    start = local_to_utc("2027-03-23T10:00", "Europe/Berlin")
+    cases = {
+        "give 1 to 5 different slots": [],
+        "lasts 15 to 240 minutes": [Slot(start, 10)],
+        "in the past": [Slot(NOW - 3600, 60)],
+    }
+    for message, slots in cases.items():
+        with pytest.raises(InvalidField, match=message):
+            propose(
+                "s1", "r1", slots, "mentee", windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW, video_url=VIDEO
+            )
+    with pytest.raises(InvalidField, match="https"):
+        propose("s1", "r1", [Slot(start, 60)], "mentee", windows=[], zone="UTC", now=NOW, video_url="http://x")
+
+
+def test_confirm_counter_and_cancel_follow_itip() -> None:
+    a, b = (local_to_utc(f"2027-03-{day}T10:00", "Europe/Berlin") for day in ("23", "30"))
+    session = propose(
+        "s1",
+        "r1",
+        [Slot(a, 60), Slot(b, 60)],
+        "mentee",
+        windows=TUESDAY_MORNINGS,
+        zone="Europe/Berlin",
+        now=NOW,
+        video_url=VIDEO,
+    )
+    with pytest.raises(IllegalTransition, match="the other member answers"):
+        reply(session, "mentee", 0, accept=Slot(a, 60))
+    with pytest.raises(IllegalTransition, match="one of the proposed slots"):
+        reply(session, "mentor", 0, accept=Slot(a + 3600, 60))
+    countered = counter(
+        session, [Slot(a + 3600, 60)], "mentor", 1, windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW
+    )
+    assert countered.state is SessionState.COUNTERED and countered.proposed_by == "mentor"
+    with pytest.raises(StaleSequence):
+        reply(countered, "mentee", 0, accept=Slot(a, 60))  # an answer to the old proposal
+    confirmed = reply(countered, "mentee", 1, accept=Slot(a + 3600, 60))
+    assert confirmed.state is SessionState.CONFIRMED and confirmed.confirmed == Slot(a + 3600, 60)
+    moved = counter(confirmed, [Slot(b, 60)], "mentee", 2, windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW)
+    assert moved.state is SessionState.COUNTERED and moved.confirmed is None
+    cancelled = cancel(moved, 3)
+    assert cancelled.state is SessionState.CANCELLED
+    with pytest.raises(IllegalTransition, match="already cancelled"):
+        cancel(cancelled, 4)
+    assert session_from_json(session_to_json(cancelled)) == cancelled
+
+
+@settings(max_examples=200)
+@given(
+    moves=st.lists(
+        st.tuples(st.sampled_from(["counter", "accept", "decline", "cancel"]), st.sampled_from(["mentee", "mentor"])),
+        max_size=12,
+    )
+)
+def test_random_move_sequences_keep_the_session_consistent(moves: list[tuple[str, str]]) -> None:
+    first = local_to_utc("2027-03-23T10:00", "Europe/Berlin")
+    session = propose(
+        "s1",
+        "r1",
+        [Slot(first, 60)],
+        "mentee",
+        windows=TUESDAY_MORNINGS,
+        zone="Europe/Berlin",
+        now=NOW,
+        video_url=VIDEO,
+    )
+    for step, (move, by) in enumerate(moves):
+        before = session
+        try:
+            if move == "counter":
+                slot = Slot(first + (step + 1) * 7 * 86_400, 60)
+                session = counter(
+                    session, [slot], by, session.sequence + 1, windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW
+                )
+            elif move == "cancel":
+                session = cancel(session, session.sequence + 1)
+            else:
+                session = reply(session, by, session.sequence, accept=session.slots[0] if move == "accept" else None)
+        except IllegalTransition:
+            assert session == before  # a refused move changes nothing
+            continue
+        assert session.sequence >= before.sequence
+        if session.state is SessionState.CONFIRMED:
+            assert session.confirmed in session.slots
+        elif session.confirmed is not None:  # a cancelled session remembers the time it had
+            assert session.state is SessionState.CANCELLED
+        if before.state in (SessionState.DECLINED, SessionState.CANCELLED):
+            raise AssertionError("a final session moved")
