@@ -11,6 +11,7 @@ Pure: ids, times and the author are parameters.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -119,7 +120,7 @@ def op_to_json(op: Op) -> dict[str, Any]:
 def fold(ops: Iterable[Op]) -> dict[str, Goal]:
     """The goals that a set of operations describes (duplicates count once)."""
     goals: dict[str, Goal] = {}
-    for op in sorted(set(ops)):
+    for op in _distinct(ops):
         goal = goals.setdefault(op.goal, Goal(op.goal))
         goal.history.append(op)
         if op.kind is Kind.CHECK_IN:
@@ -134,6 +135,21 @@ def fold(ops: Iterable[Op]) -> dict[str, Goal]:
         else:
             setattr(goal, op.field, op.value)
     return goals
+
+
+def _distinct(ops: Iterable[Op]) -> list[Op]:
+    """Each operation once, in fold order. Two different operations under one (time, author, id)
+    are a broken or forging client; whichever arrived first, the same one is kept everywhere."""
+    chosen: dict[Op, Op] = {}
+    for op in ops:
+        kept = chosen.get(op)
+        if kept is None or _content(op) < _content(kept):
+            chosen[op] = op
+    return sorted(chosen.values())
+
+
+def _content(op: Op) -> str:
+    return json.dumps(op_to_json(op), sort_keys=True)
 
 
 def next_lamport(ops: Iterable[Op]) -> int:
