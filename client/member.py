@@ -44,6 +44,7 @@ DAY_SECONDS = 86_400
 STALE_HANDSHAKE_DAYS = RETIRED_PREKEY_DAYS - 7  # well before the other side may delete its pre-key
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_TEXT_BYTES = 64 * 1024  # sealed with its envelope, it stays inside the largest padding bucket
+MAX_EVENT_BYTES = MAX_TEXT_BYTES + 200  # the text and the event's own fields
 PREKEYS_PER_REQUEST = 20  # about 36 kB a request
 
 
@@ -194,8 +195,12 @@ class MemberClient:
         return (await self.send_many(to, [body]))[0]
 
     async def send_many(self, to: Address, bodies: list[str]) -> list[str]:
-        """Send several messages to one member (every device), in order; return their ids."""
-        sealed = await self.seal_messages(to, bodies)
+        """Send several text messages to one member (every device), in order; return their ids."""
+        return await self.send_events(to, [text_event(body) for body in bodies])
+
+    async def send_events(self, to: Address, events: list[dict[str, Any]]) -> list[str]:
+        """Send typed events (``{"type": ...}``) to one member, in order; return their ids."""
+        sealed = await self.seal_events(to, events)
         async with self.api() as api:
             for request in send_requests(sealed.outgoing):
                 results = await api.send(request)
@@ -208,23 +213,27 @@ class MemberClient:
         return [str(event["id"]) for event in sealed.events]
 
     async def seal_messages(self, to: Address, bodies: list[str]) -> Sealed:
-        """Encrypt text messages for every device of ``to`` without sending them; the advanced
-        ratchets are saved first, so a message key is never used twice even if sending fails."""
-        too_long = [body for body in bodies if len(_event_bytes({"body": body})) > MAX_TEXT_BYTES]
-        if too_long:
+        """Encrypt text messages without sending them (see :meth:`seal_events`)."""
+        return await self.seal_events(to, [text_event(body) for body in bodies])
+
+    async def seal_events(self, to: Address, events: list[dict[str, Any]]) -> Sealed:
+        """Encrypt events for every device of ``to`` without sending them; each gets an ``id`` and
+        ``sent_at``. The advanced ratchets are saved first, so a message key is never used twice
+        even if sending fails."""
+        if any(_too_large(event) for event in events):
             raise ClientError(f"a message holds at most {MAX_TEXT_BYTES // 1024} KiB of text; split it or share a file")
         async with self.api() as api:
             sessions = await self._sessions_for(api, to)
         outgoing: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for body in bodies:
+        stamped: list[dict[str, Any]] = []
+        for event in events:
             message_id = secrets.token_urlsafe(16)
-            event = {"type": "message", "id": message_id, "body": body, "sent_at": int(time.time())}
+            event = {**event, "id": message_id, "sent_at": int(time.time())}
             for device_id, record in sessions.items():
                 outgoing.append(await self._seal_event(to, device_id, record, event, message_id))
-            events.append(event)
+            stamped.append(event)
         self._save()
-        return Sealed(outgoing, events)
+        return Sealed(outgoing, stamped)
 
     async def _sessions_for(self, api: NodeApi, to: Address) -> dict[str, dict[str, Any]]:
         """The sessions with each of a contact's devices, starting new ones from fresh bundles."""
@@ -538,6 +547,16 @@ def send_requests(outgoing: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _wire(key: SignedPreKey) -> dict[str, Any]:
     return dict(json.loads(PreKeyWire.of(key).model_dump_json()))
+
+
+def text_event(body: str) -> dict[str, Any]:
+    return {"type": "message", "body": body}
+
+
+def _too_large(event: dict[str, Any]) -> bool:
+    if event.get("type") == "message":  # the limit members see is on their text
+        return len(_event_bytes({"body": event.get("body")})) > MAX_TEXT_BYTES
+    return len(_event_bytes(event)) > MAX_EVENT_BYTES
 
 
 def _event_bytes(event: dict[str, Any]) -> bytes:
