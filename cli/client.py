@@ -205,11 +205,7 @@ def announce(
     """Publish your availability as a mentor (credentials count as verified only if your institution did)."""
     member = _open(keystore, passphrase_file)
 
-    async def publish() -> dict[str, Any]:
-        async with member.api() as api:
-            return await api.put_availability(dict(availability), lifetime_days)
-
-    answer = asyncio.run(publish())["announcement"]
+    answer = asyncio.run(member.announce(dict(availability), lifetime_days))
     emit(
         as_json,
         answer,

@@ -75,6 +75,21 @@ class NodeApi:
     async def mentors(self, params: list[tuple[str, str]]) -> dict[str, Any]:
         return await self._call("GET", "/client/v1/mentors", params=params)
 
+    async def mentorships(self) -> list[dict[str, Any]]:
+        return list((await self._call("GET", "/client/v1/mentorships"))["mentorships"])
+
+    async def open_request(
+        self, request_id: str, role: str, duration_weeks: int, expires_at: int | None = None
+    ) -> dict[str, Any]:
+        body = {"request_id": request_id, "role": role, "duration_weeks": duration_weeks, "expires_at": expires_at}
+        return await self._call("POST", "/client/v1/mentorships", body)
+
+    async def move(self, request_id: str, action: str, by: str) -> dict[str, Any]:
+        return await self._call("POST", f"/client/v1/mentorships/{request_id}/moves", {"action": action, "by": by})
+
+    async def session_held(self, request_id: str) -> dict[str, Any]:
+        return await self._call("POST", f"/client/v1/mentorships/{request_id}/sessions", {})
+
     async def _call(self, method: str, path: str, body: Any = None, *, params: Any = None) -> dict[str, Any]:
         if self._session is None:
             raise RuntimeError("use NodeApi as 'async with NodeApi(...) as api'")

@@ -188,6 +188,14 @@ class MemberClient:
             await _upload_prekeys(api, made)
         return len(made)
 
+    async def announce(self, availability: dict[str, Any], lifetime_days: int | None = None) -> dict[str, Any]:
+        """Publish this mentor's availability; the client keeps it to check proposed session times."""
+        async with self.api() as api:
+            answer = await api.put_availability(availability, lifetime_days)
+        self.state["availability"] = answer["announcement"]["availability"]
+        self._save()
+        return dict(answer["announcement"])
+
     # --- sending ------------------------------------------------------------------------------
 
     async def send(self, to: Address, body: str) -> str:

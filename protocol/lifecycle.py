@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from protocol.errors import IllegalTransition, InvalidField
 
@@ -182,6 +183,46 @@ def check_move(state: State, action: Action, actor: Actor, at: int, *, last_at: 
     if state in OPEN and at >= expires_at and action not in (Action.EXPIRE, Action.END):
         raise IllegalTransition(f"the request expired; it can no longer be {_past(action)}")
     return target
+
+
+def request_to_json(request: MentorshipRequest) -> dict[str, object]:
+    return {
+        "id": request.id,
+        "mentee": request.mentee,
+        "mentor": request.mentor,
+        "duration_weeks": request.duration_weeks,
+        "created_at": request.created_at,
+        "expires_at": request.expires_at,
+        "state": str(request.state),
+        "history": [
+            {"action": str(s.action), "actor": str(s.actor), "at": s.at, "state": str(s.state), "reason": s.reason}
+            for s in request.history
+        ],
+    }
+
+
+def request_from_json(data: dict[str, Any]) -> MentorshipRequest:
+    """A request as :func:`request_to_json` wrote it.
+
+    Raises:
+        InvalidField: if it is not one.
+    """
+    try:
+        return MentorshipRequest(
+            id=str(data["id"]),
+            mentee=str(data["mentee"]),
+            mentor=str(data["mentor"]),
+            duration_weeks=int(data["duration_weeks"]),
+            created_at=int(data["created_at"]),
+            expires_at=int(data["expires_at"]),
+            state=State(data["state"]),
+            history=tuple(
+                Step(Action(s["action"]), Actor(s["actor"]), int(s["at"]), State(s["state"]), s.get("reason"))
+                for s in data["history"]
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidField("request", f"not a saved request: {exc}") from exc
 
 
 def check_open_requests(open_requests: int) -> None:

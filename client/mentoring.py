@@ -1,0 +1,614 @@
+"""Mentorships on a member's client: requests, sessions, goals and feedback as end-to-end events.
+
+Every event travels encrypted to the other member (see :mod:`client.member`); the sender's
+identity comes from the session, so an event is applied only if *that* member may make the
+move (:mod:`protocol.lifecycle`, :mod:`protocol.scheduling`, :mod:`protocol.goals`). The client
+tells its own home node only what the node enforces: that a request exists, its moves (the
+mentor's node checks places), and that a session was held. Event types::
+
+    mentorship.request  {"request", "message", "goals", "duration_weeks", "expires_at"}
+    mentorship.move     {"request", "action", "reason", "at", "availability" (mentor's, on accept)}
+    session             {"request", "method": REQUEST|COUNTER|REPLY|CANCEL, "session", "sequence", ...}
+    goal.op             {"request", "op": {...}}
+    feedback            {"request", "about", "ratings", "text"}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from client.api import ApiError
+from client.calendar import CalendarEntry, sessions_ics
+from client.member import Address, ClientError, MemberClient, Received
+from protocol.errors import ProtocolError
+from protocol.feedback import make_feedback
+from protocol.goals import Goal, Kind, fold, make_op, next_lamport, op_to_json
+from protocol.lifecycle import (
+    FINAL,
+    MAX_REASON,
+    Action,
+    Actor,
+    MentorshipRequest,
+    State,
+    apply,
+    new_request,
+    request_from_json,
+    request_to_json,
+)
+from protocol.scheduling import (
+    Method,
+    Session,
+    SessionState,
+    Slot,
+    cancel,
+    counter,
+    parse_slot,
+    propose,
+    reply,
+    session_from_json,
+    session_to_json,
+)
+
+REQUEST = "mentorship.request"
+MOVE = "mentorship.move"
+SESSION = "session"
+GOAL = "goal.op"
+FEEDBACK = "feedback"
+MAX_MESSAGE = 2000
+MAX_GOALS_TEXT = 10
+DEFAULT_VIDEO_BASE = "https://meet.jit.si/"
+MAX_REJECTED = 200
+
+
+@dataclass(frozen=True)
+class Update:
+    """One received event, as the member should read it; ``refused`` says why it was not applied."""
+
+    sender: Address
+    event: dict[str, Any]
+    summary: str
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    day: int
+    start_minute: int
+    end_minute: int
+
+
+class Mentoring:
+    """The member's mentorships, kept in the keystore under ``mentorships``."""
+
+    def __init__(self, member: MemberClient) -> None:
+        self.member = member
+        self.records: dict[str, dict[str, Any]] = member.state.setdefault("mentorships", {})
+
+    @property
+    def me(self) -> str:
+        return str(self.member.address)
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def request(self, mentor: Address, message: str, goals: list[str], duration_weeks: int) -> str:
+        """Ask a mentor found through discovery; return the request id. The home node first checks
+        the open-request cap; if sending then fails, the request is withdrawn there again."""
+        _check_text(message, "message", MAX_MESSAGE)
+        if len(goals) > MAX_GOALS_TEXT or any(not 0 < len(goal) <= 200 for goal in goals):
+            raise ClientError(f"give at most {MAX_GOALS_TEXT} goals of 1 to 200 characters")
+        if str(mentor) == self.me:
+            raise ClientError("you cannot ask yourself for mentoring")
+        request_id = secrets.token_urlsafe(16)
+        async with self.member.api() as api:
+            recorded = await _node(api.open_request(request_id, Actor.MENTEE, duration_weeks))
+        request = new_request(
+            request_id,
+            self.me,
+            str(mentor),
+            duration_weeks,
+            recorded["created_at"],
+            ttl=recorded["expires_at"] - recorded["created_at"],
+        )
+        self.records[request_id] = _record(request, Actor.MENTEE, mentor, message, goals)
+        event = {
+            "type": REQUEST,
+            "request": request_id,
+            "message": message,
+            "goals": goals,
+            "duration_weeks": duration_weeks,
+            "expires_at": request.expires_at,
+        }
+        try:
+            await self.member.send_events(mentor, [event])
+        except Exception:
+            del self.records[request_id]
+            async with self.member.api() as api:
+                await _node(api.move(request_id, Action.WITHDRAW, Actor.MENTEE))
+            raise
+        return request_id
+
+    async def move(self, request_id: str, action: Action, *, reason: str | None = None) -> MentorshipRequest:
+        """Make a move on a request as this member (view, accept, decline, withdraw, complete,
+        cancel). The home node applies it first: a mentor's acceptance needs an open place."""
+        record = self._record(request_id)
+        role = Actor(record["role"])
+        now = int(time.time())
+        try:
+            moved = apply(request_from_json(record["request"]), action, role, now, reason=reason)
+        except ProtocolError as exc:
+            raise ClientError(str(exc)) from exc
+        async with self.member.api() as api:
+            await _node(api.move(request_id, action, role))
+        event: dict[str, Any] = {"type": MOVE, "request": request_id, "action": str(action), "at": now}
+        if reason:
+            event["reason"] = reason
+        if action is Action.ACCEPT:
+            event["availability"] = _schedule_of(self.member.state.get("availability"))
+        record["request"] = request_to_json(moved)
+        self.member.keystore.save()
+        await self.member.send_events(Address.parse(record["other"]), [event])
+        return moved
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every mentorship of this member, newest first, with a reminder flag for open ones."""
+        now = int(time.time())
+        listed = []
+        for request_id, record in self.records.items():
+            request = request_from_json(record["request"])
+            listed.append(
+                {
+                    "request_id": request_id,
+                    "role": record["role"],
+                    "with": record["other"],
+                    "state": str(request.state),
+                    "duration_weeks": request.duration_weeks,
+                    "created_at": request.created_at,
+                    "expires_at": request.expires_at,
+                    "reminder": request.reminder_due(now),
+                    "message": record["message"],
+                    "goals": record["goals"],
+                }
+            )
+        return sorted(listed, key=lambda item: item["created_at"], reverse=True)
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    async def propose_session(self, request_id: str, slots: list[Slot], note: str = "") -> Session:
+        """Propose session times inside the mentor's published windows (iTIP ``REQUEST``)."""
+        record = self._active(request_id)
+        zone, windows = self._mentor_schedule(record)
+        session_id = secrets.token_urlsafe(12)
+        base = self.member.state.get("video_base", DEFAULT_VIDEO_BASE)
+        session = _checked(
+            lambda: propose(
+                session_id,
+                request_id,
+                slots,
+                record["role"],
+                windows=windows,
+                zone=zone,
+                now=int(time.time()),
+                video_url=f"{base}mentornet-{secrets.token_urlsafe(12)}",
+                note=note,
+            )
+        )
+        await self._send_session(record, session, {"method": Method.REQUEST, "session": session_to_json(session)})
+        return session
+
+    async def answer_session(self, session_id: str, accept: Slot | None) -> Session:
+        """Confirm one proposed slot, or decline (iTIP ``REPLY``)."""
+        record, session = self._session(session_id)
+        answered = _checked(lambda: reply(session, record["role"], session.sequence, accept=accept))
+        extra = {"accept": None if accept is None else [accept.start, accept.minutes]}
+        await self._send_session(record, answered, {"method": Method.REPLY, "sequence": session.sequence, **extra})
+        return answered
+
+    async def counter_session(self, session_id: str, slots: list[Slot]) -> Session:
+        """Propose other times instead (iTIP ``COUNTER``)."""
+        record, session = self._session(session_id)
+        zone, windows = self._mentor_schedule(record)
+        sequence = session.sequence + 1
+        moved = _checked(
+            lambda: counter(session, slots, record["role"], sequence, windows=windows, zone=zone, now=int(time.time()))
+        )
+        wire = [[slot.start, slot.minutes] for slot in moved.slots]
+        await self._send_session(record, moved, {"method": Method.COUNTER, "sequence": sequence, "slots": wire})
+        return moved
+
+    async def cancel_session(self, session_id: str) -> Session:
+        """Call a session off (iTIP ``CANCEL``)."""
+        record, session = self._session(session_id)
+        cancelled = _checked(lambda: cancel(session, session.sequence + 1))
+        await self._send_session(record, cancelled, {"method": Method.CANCEL, "sequence": cancelled.sequence})
+        return cancelled
+
+    def sessions(self, request_id: str | None = None) -> list[Session]:
+        return [
+            session_from_json(data)
+            for rid, record in self.records.items()
+            if request_id in (None, rid)
+            for data in record["sessions"].values()
+        ]
+
+    def ics(self, request_id: str, session_id: str | None = None, *, zone: str = "UTC") -> bytes:
+        """The ``.ics`` of one session, or of every scheduled session of a mentorship."""
+        record = self._record(request_id)
+        other = Address.parse(record["other"]).member
+        entries = [
+            CalendarEntry(session, f"Mentoring session with {other}")
+            for session in self.sessions(request_id)
+            if session_id in (None, session.id)
+        ]
+        try:
+            return sessions_ics(entries, zone, now=int(time.time()))
+        except ValueError as exc:
+            raise ClientError(f"nothing to export: {exc}") from exc
+
+    async def _send_session(self, record: dict[str, Any], session: Session, fields: dict[str, Any]) -> None:
+        record["sessions"][session.id] = session_to_json(session)
+        self.member.keystore.save()
+        event = {"type": SESSION, "request": session.request_id, "session_id": session.id, **fields}
+        await self.member.send_events(Address.parse(record["other"]), [event])
+
+    # --- goals --------------------------------------------------------------------------------
+
+    async def add_goal(self, request_id: str, title: str, due: str | None = None) -> str:
+        goal_id = secrets.token_urlsafe(9)
+        await self._goal_ops(request_id, goal_id, [("title", title), *([("due", due)] if due else [])])
+        return goal_id
+
+    async def set_goal(self, request_id: str, goal_id: str, field: str, value: Any) -> None:
+        """Set a goal's ``title``, ``due``, ``status``, or ``milestone/<id>/title|due|done``."""
+        self._goal(request_id, goal_id)
+        await self._goal_ops(request_id, goal_id, [(field, value)])
+
+    async def add_milestone(self, request_id: str, goal_id: str, title: str, due: str | None = None) -> str:
+        self._goal(request_id, goal_id)
+        milestone = secrets.token_urlsafe(9)
+        fields = [(f"milestone/{milestone}/title", title)]
+        if due:
+            fields.append((f"milestone/{milestone}/due", due))
+        await self._goal_ops(request_id, goal_id, fields)
+        return milestone
+
+    async def check_in(self, request_id: str, goal_id: str, note: str, progress: int) -> None:
+        self._goal(request_id, goal_id)
+        await self._goal_ops(request_id, goal_id, [("", {"note": note, "progress": progress})], kind=Kind.CHECK_IN)
+
+    def goals(self, request_id: str) -> dict[str, Goal]:
+        return fold(make_op(raw) for raw in self._record(request_id)["goal_ops"])
+
+    async def _goal_ops(
+        self, request_id: str, goal_id: str, fields: list[tuple[str, Any]], *, kind: Kind = Kind.SET
+    ) -> None:
+        record = self._active(request_id)
+        known = [make_op(raw) for raw in record["goal_ops"]]
+        lamport = next_lamport(known)
+        ops = []
+        for offset, (field, value) in enumerate(fields):
+            raw = {
+                "lamport": lamport + offset,
+                "author": self.me,
+                "id": secrets.token_urlsafe(9),
+                "goal": goal_id,
+                "kind": str(kind),
+                "field": field,
+                "value": value,
+                "made_at": int(time.time()),
+            }
+            ops.append(op_to_json(_checked(functools.partial(make_op, raw))))
+        record["goal_ops"].extend(ops)
+        self.member.keystore.save()
+        events = [{"type": GOAL, "request": request_id, "op": op} for op in ops]
+        await self.member.send_events(Address.parse(record["other"]), events)
+
+    def _goal(self, request_id: str, goal_id: str) -> Goal:
+        goal = self.goals(request_id).get(goal_id)
+        if goal is None:
+            raise ClientError(f"no goal {goal_id} in mentorship {request_id}")
+        return goal
+
+    # --- feedback -----------------------------------------------------------------------------
+
+    async def feedback(
+        self, request_id: str, ratings: dict[str, int], text: str, session_id: str | None = None
+    ) -> None:
+        """Send structured feedback to the other member (after a session, or at the end)."""
+        record = self._record(request_id)
+        if session_id is not None and session_id not in record["sessions"]:
+            raise ClientError(f"no session {session_id} in mentorship {request_id}")
+        about = f"session:{session_id}" if session_id else "mentorship"
+        given = _checked(lambda: make_feedback(about, ratings, text))
+        entry = {"about": given.about, "ratings": given.ratings, "text": given.text, "at": int(time.time())}
+        record["feedback"]["sent"].append(entry)
+        self.member.keystore.save()
+        await self.member.send_events(
+            Address.parse(record["other"]), [{"type": FEEDBACK, "request": request_id, **entry}]
+        )
+
+    # --- receiving ----------------------------------------------------------------------------
+
+    async def receive(self, *, wait: float = 0) -> list[Update]:
+        """Receive waiting events and apply each that its sender may make; then bring the home
+        node up to date (moves reported, sessions held counted) and expire what the node expired."""
+        updates = [await self._apply(received) for received in await self.member.receive(wait=wait)]
+        await self._catch_up()
+        self.member.keystore.save()
+        return updates
+
+    async def _apply(self, received: Received) -> Update:
+        event, sender = received.event, received.sender
+        kind = event.get("type")
+        try:
+            if kind == "message":
+                return Update(sender, event, f"{sender}: {event.get('body')}")
+            if kind == REQUEST:
+                return await self._on_request(sender, event)
+            record = self.records.get(str(event.get("request")))
+            if record is None or record["other"] != str(sender):
+                raise ClientError("it names no mentorship of yours with this member")
+            if kind == MOVE:
+                return await self._on_move(sender, record, event)
+            if kind == SESSION:
+                return self._on_session(sender, record, event)
+            if kind == GOAL:
+                return self._on_goal(sender, record, event)
+            if kind == FEEDBACK:
+                return self._on_feedback(sender, record, event)
+            raise ClientError(f"unknown event type {kind!r}")
+        except (ClientError, ProtocolError, KeyError, TypeError, ValueError) as exc:
+            reason = str(exc) if isinstance(exc, ClientError | ProtocolError) else f"malformed: {exc!r}"
+            rejected = self.member.state.setdefault("rejected_events", [])
+            rejected.append({"from": str(sender), "type": str(kind), "reason": reason, "at": int(time.time())})
+            del rejected[:-MAX_REJECTED]
+            return Update(sender, event, f"{sender}: a {kind} event was refused: {reason}", refused=reason)
+
+    async def _on_request(self, sender: Address, event: dict[str, Any]) -> Update:
+        request_id, weeks = str(event["request"]), event["duration_weeks"]
+        if request_id in self.records:
+            raise ClientError(f"request {request_id} was already received")
+        message, goals = event.get("message", ""), event.get("goals", [])
+        _check_text(message, "message", MAX_MESSAGE)
+        if not isinstance(goals, list) or len(goals) > MAX_GOALS_TEXT or not all(isinstance(g, str) for g in goals):
+            raise ClientError("the request's goals are malformed")
+        now = int(time.time())
+        async with self.member.api() as api:
+            try:
+                recorded = await api.open_request(request_id, Actor.MENTOR, int(weeks), int(event["expires_at"]))
+            except ApiError as exc:
+                if exc.status in (0, 429) or exc.status >= 500:
+                    raise
+                # The node will not take it (not a mentor, a bad id, already expired): say so.
+                await self.member.send_events(
+                    sender,
+                    [
+                        {
+                            "type": MOVE,
+                            "request": request_id,
+                            "action": "decline",
+                            "reason": str(exc)[:MAX_REASON],
+                            "at": now,
+                        }
+                    ],
+                )
+                raise ClientError(f"your node refused the request and it was declined: {exc}") from exc
+        request = new_request(
+            request_id, str(sender), self.me, int(weeks), recorded["created_at"], ttl=recorded["expires_at"] - now
+        )
+        self.records[request_id] = _record(request, Actor.MENTOR, sender, message, goals)
+        summary = f"{sender} asks you for mentoring ({weeks} weeks): {message!r} — request {request_id}"
+        return Update(sender, event, summary)
+
+    async def _on_move(self, sender: Address, record: dict[str, Any], event: dict[str, Any]) -> Update:
+        request = request_from_json(record["request"])
+        action, actor = Action(event["action"]), _other(record)
+        last = request.history[-1].at if request.history else request.created_at
+        at = max(min(int(event["at"]), int(time.time())), last)
+        moved = apply(request, action, actor, at, reason=event.get("reason"))
+        if action is Action.ACCEPT:
+            record["availability"] = _schedule_of(event.get("availability"))
+        record["request"] = request_to_json(moved)
+        record.setdefault("node_pending", []).append({"action": str(action), "by": str(actor)})
+        reason = f" ({event['reason']})" if event.get("reason") else ""
+        return Update(sender, event, f"{sender} {_past(action)} request {request.id}{reason}: now {moved.state}")
+
+    def _on_session(self, sender: Address, record: dict[str, Any], event: dict[str, Any]) -> Update:
+        method, by = Method(event["method"]), str(_other(record))
+        if method is Method.REQUEST:
+            if State(record["request"]["state"]) is not State.ACTIVE:
+                raise ClientError("sessions are scheduled in an active mentorship")
+            proposed = session_from_json(event["session"])
+            if proposed.id in record["sessions"] or proposed.request_id != record["request"]["id"]:
+                raise ClientError("the session proposal repeats or names another mentorship")
+            zone, windows = self._mentor_schedule(record)
+            session = propose(
+                proposed.id,
+                proposed.request_id,
+                proposed.slots,
+                by,
+                windows=windows,
+                zone=zone,
+                now=int(time.time()),
+                video_url=proposed.video_url,
+                note=proposed.note,
+            )
+        else:
+            current = record["sessions"].get(str(event["session_id"]))
+            if current is None:
+                raise ClientError("it names no session of this mentorship")
+            existing, sequence = session_from_json(current), int(event["sequence"])
+            if method is Method.REPLY:
+                accept = None if event.get("accept") is None else parse_slot(event["accept"])
+                session = reply(existing, by, sequence, accept=accept)
+            elif method is Method.COUNTER:
+                zone, windows = self._mentor_schedule(record)
+                slots = [parse_slot(raw) for raw in event["slots"]]
+                session = counter(existing, slots, by, sequence, windows=windows, zone=zone, now=int(time.time()))
+            else:
+                session = cancel(existing, sequence)
+        record["sessions"][session.id] = session_to_json(session)
+        return Update(sender, event, f"{sender}: session {session.id} {_session_words(session)}")
+
+    def _on_goal(self, sender: Address, record: dict[str, Any], event: dict[str, Any]) -> Update:
+        op = make_op(event["op"])
+        if op.author != str(sender):
+            raise ClientError("a goal edit must be authored by its sender")
+        if State(record["request"]["state"]) is not State.ACTIVE:
+            raise ClientError("goals are edited in an active mentorship")
+        record["goal_ops"].append(op_to_json(op))
+        goal = fold(make_op(raw) for raw in record["goal_ops"])[op.goal]
+        return Update(sender, event, f"{sender} updated goal {goal.title!r}: {goal.status}, {goal.progress} %")
+
+    def _on_feedback(self, sender: Address, record: dict[str, Any], event: dict[str, Any]) -> Update:
+        given = make_feedback(str(event["about"]), dict(event["ratings"]), str(event.get("text", "")))
+        entry = {"about": given.about, "ratings": given.ratings, "text": given.text, "at": int(time.time())}
+        record["feedback"]["received"].append(entry)
+        ratings = ", ".join(f"{name} {value}/5" for name, value in given.ratings.items())
+        return Update(sender, event, f"{sender} sent feedback on the {given.about}: {ratings}")
+
+    async def _catch_up(self) -> None:
+        """Report received moves to the home node, count sessions held, and follow the node where
+        it expired or ended a request (an operator's suspension)."""
+        now = int(time.time())
+        async with self.member.api() as api:
+            for request_id, record in self.records.items():
+                pending = record.get("node_pending", [])
+                while pending:
+                    try:
+                        await api.move(request_id, pending[0]["action"], pending[0]["by"])
+                    except ApiError as exc:
+                        if exc.status == 0 or exc.status >= 500:
+                            break  # tried again at the next receive
+                        _note(record, f"your node did not follow {pending[0]['action']}: {exc}")
+                    pending.pop(0)
+                for session_id, data in record["sessions"].items():
+                    session = session_from_json(data)
+                    counted = record.setdefault("sessions_counted", [])
+                    held = (
+                        session.state is SessionState.CONFIRMED and session.confirmed and session.confirmed.end <= now
+                    )
+                    if held and session_id not in counted:
+                        with contextlib.suppress(ApiError):  # a count only; never worth failing a receive
+                            await api.session_held(request_id)
+                        counted.append(session_id)
+            try:
+                on_node = {item["request_id"]: item for item in await api.mentorships()}
+            except ApiError:
+                return
+        for request_id, record in self.records.items():
+            node_state = on_node.get(request_id, {}).get("state")
+            request = request_from_json(record["request"])
+            if node_state in (State.EXPIRED, State.ENDED) and request.state not in FINAL:
+                actor = Actor.SYSTEM if node_state == State.EXPIRED else Actor.OPERATOR
+                action = Action.EXPIRE if node_state == State.EXPIRED else Action.END
+                at = max(now, request.expires_at) if action is Action.EXPIRE else now
+                record["request"] = request_to_json(apply(request, action, actor, at))
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _record(self, request_id: str) -> dict[str, Any]:
+        record = self.records.get(request_id)
+        if record is None:
+            raise ClientError(f"no mentorship request {request_id}; see 'mentornet client requests'")
+        return record
+
+    def _active(self, request_id: str) -> dict[str, Any]:
+        record = self._record(request_id)
+        state = record["request"]["state"]
+        if state != State.ACTIVE:
+            raise ClientError(f"mentorship {request_id} is {state}; this needs an active mentorship")
+        return record
+
+    def _session(self, session_id: str) -> tuple[dict[str, Any], Session]:
+        for record in self.records.values():
+            if session_id in record["sessions"]:
+                return record, session_from_json(record["sessions"][session_id])
+        raise ClientError(f"no session {session_id}")
+
+    def _mentor_schedule(self, record: dict[str, Any]) -> tuple[str, list[Window]]:
+        """The mentor's zone and weekly windows: our own if we are the mentor, else those the
+        mentor sent with the acceptance (no windows: any time, in UTC)."""
+        schedule = _schedule_of(self.member.state.get("availability")) if record["role"] == Actor.MENTOR else None
+        schedule = schedule or record.get("availability") or {"timezone": "UTC", "windows": []}
+        windows = [Window(int(w["day"]), int(w["start_minute"]), int(w["end_minute"])) for w in schedule["windows"]]
+        return str(schedule["timezone"]), windows
+
+
+def _record(request: MentorshipRequest, role: Actor, other: Address, message: str, goals: list[str]) -> dict[str, Any]:
+    return {
+        "role": str(role),
+        "other": str(other),
+        "request": request_to_json(request),
+        "message": message,
+        "goals": list(goals),
+        "availability": None,
+        "sessions": {},
+        "goal_ops": [],
+        "feedback": {"sent": [], "received": []},
+    }
+
+
+def _schedule_of(availability: object) -> dict[str, Any] | None:
+    """Only the zone and windows of an availability (what scheduling needs)."""
+    if not isinstance(availability, dict) or not isinstance(availability.get("timezone"), str):
+        return None
+    windows = availability.get("windows", [])
+    return {"timezone": availability["timezone"], "windows": windows if isinstance(windows, list) else []}
+
+
+def _other(record: dict[str, Any]) -> Actor:
+    return Actor.MENTOR if record["role"] == Actor.MENTEE else Actor.MENTEE
+
+
+T = TypeVar("T")
+
+
+def _checked(make: Callable[[], T]) -> T:
+    """Run a protocol rule; its refusal becomes a :class:`ClientError` with the same words."""
+    try:
+        return make()
+    except ProtocolError as exc:
+        raise ClientError(str(exc)) from exc
+
+
+async def _node(call: Any) -> dict[str, Any]:
+    """A home-node call whose refusal (e.g. no open place, too many open requests) the member reads."""
+    try:
+        return dict(await call)
+    except ApiError as exc:
+        if exc.status == 0:
+            raise
+        raise ClientError(f"your node refused: {exc}") from exc
+
+
+def _note(record: dict[str, Any], what: str) -> None:
+    record.setdefault("notes", []).append({"at": int(time.time()), "what": what})
+
+
+def _check_text(value: object, name: str, limit: int) -> None:
+    if not isinstance(value, str) or len(value) > limit:
+        raise ClientError(f"the {name} must be text of at most {limit} characters")
+
+
+def _past(action: Action) -> str:
+    return {Action.VIEW: "viewed", Action.ACCEPT: "accepted", Action.DECLINE: "declined"}.get(
+        action,
+        {Action.WITHDRAW: "withdrew", Action.COMPLETE: "completed", Action.CANCEL: "cancelled"}.get(
+            action, str(action)
+        ),
+    )
+
+
+def _session_words(session: Session) -> str:
+    if session.state is SessionState.CONFIRMED and session.confirmed is not None:
+        return f"confirmed for {session.confirmed.in_zone('UTC'):%Y-%m-%d %H:%M} UTC ({session.confirmed.minutes} min)"
+    if session.state in (SessionState.PROPOSED, SessionState.COUNTERED):
+        times = ", ".join(f"{slot.in_zone('UTC'):%a %Y-%m-%d %H:%M} UTC" for slot in session.slots)
+        return f"{session.state}: {times}"
+    return str(session.state)

@@ -1,0 +1,154 @@
+"""A whole mentorship across three real nodes: request, the last place, scheduling with .ics,
+shared goals, feedback; every event end to end, refused when its sender may not make it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from client.member import ClientError, MemberClient
+from client.mentoring import GOAL, MOVE, Mentoring, Update
+from protocol.lifecycle import Action
+from protocol.scheduling import Slot, local_to_utc
+from tests.client.test_member import member_at
+from tests.node.federation.cluster import RunningNode, eventually, peered_cluster
+
+CANARY = "CANARY-5d1e-mentoring-secret"
+BERLIN = "Europe/Berlin"
+AVAILABILITY = {
+    "display_name": "Carlos",
+    "topics": ["machine-learning"],
+    "languages": ["en"],
+    "timezone": BERLIN,
+    "windows": [{"day": 2, "start_minute": 9 * 60, "end_minute": 12 * 60}],  # Tuesdays 09:00-12:00
+    "capacity": 1,
+}
+
+
+async def updates(mentoring: Mentoring, count: int) -> list[Update]:
+    got: list[Update] = []
+    for _ in range(40):
+        got += await mentoring.receive(wait=1)
+        if len(got) >= count:
+            return got
+    raise AssertionError(f"expected {count} updates, got {[u.summary for u in got]}")
+
+
+def next_tuesday_at(hour: int) -> int:
+    today = datetime.now(ZoneInfo(BERLIN)).date()
+    tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    return local_to_utc(f"{tuesday}T{hour:02d}:00", BERLIN)
+
+
+async def open_places(node: RunningNode, token_holder: MemberClient) -> int:
+    results = await node.search(token_holder.state["token"], "topic=machine-learning&include_full=true")
+    return int(results[0]["capacity"]) if results else -1
+
+
+async def test_a_mentorship_from_request_to_feedback_across_three_nodes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with peered_cluster(tmp_path, ["A", "B", "C"]) as nodes:
+        a, b, c = nodes
+        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+        chiara = Mentoring(await member_at(c, "Chiara", "mentee", tmp_path))
+        await carlos.member.announce(dict(AVAILABILITY))
+        await eventually(lambda: _places_are(c, chiara.member, 1), what="the announcement reaching C")
+
+        # Two mentees ask; the mentor has one place.
+        mina_request = await mina.request(carlos.member.address, f"Help with my thesis {CANARY}", ["thesis"], 12)
+        chiara_request = await chiara.request(carlos.member.address, "Career advice", [], 8)
+        received = await updates(carlos, 2)
+        assert all(u.refused is None for u in received)
+        assert {u.event["request"] for u in received} == {mina_request, chiara_request}
+
+        await carlos.move(mina_request, Action.ACCEPT)
+        with pytest.raises(ClientError, match="no open place: 1 of 1 taken"):
+            await carlos.move(chiara_request, Action.ACCEPT)
+        await carlos.move(chiara_request, Action.DECLINE, reason="no place left this term")
+        # The mentor's node re-announced: no place open any more, seen at the other nodes.
+        await eventually(lambda: _places_are(c, chiara.member, 0), what="the reduced capacity reaching C")
+
+        [accepted] = await updates(mina, 1)
+        assert accepted.summary.endswith("now active")
+        [declined] = await updates(chiara, 1)
+        assert "no place left this term" in declined.summary and declined.summary.endswith("now declined")
+        states = {item["request_id"]: item["state"] for item in mina.requests()}
+        assert states == {mina_request: "active"}
+        async with mina.member.api() as api:  # the mentee's node followed, so the request no longer counts as open
+            assert [m["state"] for m in await api.mentorships()] == ["active"]
+
+        # Only the mentor accepts; only the mentee withdraws.
+        with pytest.raises(ClientError, match="cannot accept a request that is active"):
+            await mina.move(mina_request, Action.ACCEPT)
+
+        # Scheduling: the mentee proposes inside Carlos's Tuesday windows (Berlin time).
+        with pytest.raises(ClientError, match="outside the mentor's windows"):
+            await mina.propose_session(mina_request, [Slot(next_tuesday_at(14), 60)])
+        first, second = Slot(next_tuesday_at(9), 60), Slot(next_tuesday_at(10), 60)
+        proposed = await mina.propose_session(mina_request, [first, second], note=f"agenda {CANARY}")
+        [proposal] = await updates(carlos, 1)
+        assert proposal.refused is None and "proposed" in proposal.summary
+        await carlos.answer_session(proposed.id, second)
+        [confirmation] = await updates(mina, 1)
+        assert "confirmed" in confirmation.summary
+        for side, zone in ((mina, "America/New_York"), (carlos, BERLIN)):
+            calendar = Calendar.from_ical(side.ics(mina_request, zone=zone))
+            [event] = calendar.walk("VEVENT")
+            assert event.decoded("dtstart") == datetime.fromtimestamp(second.start, UTC)
+            assert str(event["dtstart"].params["TZID"]) == zone
+            assert str(event["uid"]) == f"{proposed.id}@mentornet"
+            assert str(event["url"]).startswith("https://meet.jit.si/mentornet-")
+            assert calendar.walk("VTIMEZONE"), "the zone's rules travel with the file"
+
+        # Goals: both edit at once; both clients end up with the same goals.
+        goal = await mina.add_goal(mina_request, f"Submit chapter 1 {CANARY}", "2027-06-30")
+        await updates(carlos, 2)
+        await carlos.add_milestone(mina_request, goal, "Outline reviewed")
+        await mina.check_in(mina_request, goal, "outline drafted", 30)
+        await mina.set_goal(mina_request, goal, "status", "in_progress")
+        await updates(mina, 1)
+        await updates(carlos, 2)
+        assert mina.goals(mina_request) == carlos.goals(mina_request)
+        shared = mina.goals(mina_request)[goal]
+        assert (shared.status, shared.progress, len(shared.milestones)) == ("in_progress", 30, 1)
+        assert [op.author for op in shared.history].count(str(carlos.member.address)) == 1
+
+        # Feedback goes to the other member, end to end.
+        await carlos.feedback(mina_request, {"overall": 5, "preparation": 4}, f"Well prepared {CANARY}")
+        [feedback] = await updates(mina, 1)
+        assert feedback.summary.endswith("overall 5/5, preparation 4/5")
+        assert mina.records[mina_request]["feedback"]["received"][0]["text"].startswith("Well prepared")
+
+        # A member who is not in the mentorship cannot move it or edit its goals.
+        forged_move = {"type": MOVE, "request": mina_request, "action": "complete", "at": 0}
+        forged_goal = {"type": GOAL, "request": mina_request, "op": {}}
+        await chiara.member.send_events(carlos.member.address, [forged_move, forged_goal])
+        refused = await updates(carlos, 2)
+        assert [u.refused for u in refused] == ["it names no mentorship of yours with this member"] * 2
+        assert carlos.records[mina_request]["request"]["state"] == "active"
+
+        await carlos.move(mina_request, Action.COMPLETE)
+        await eventually(lambda: _places_are(c, chiara.member, 1), what="the place given back")
+        [completed] = await updates(mina, 1)
+        assert completed.summary.endswith("now completed")
+
+        # No node holds any of it in clear: databases, federation traffic, logs.
+        for running in nodes:
+            for request in running.transport.sent:
+                assert CANARY.encode() not in request.body
+            for path in running.config.data_dir.rglob("*"):
+                if path.is_file():
+                    assert CANARY.encode() not in path.read_bytes(), path
+        assert CANARY not in caplog.text
+
+
+async def _places_are(node: RunningNode, searcher: MemberClient, places: int) -> bool:
+    return await open_places(node, searcher) == places
