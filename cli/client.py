@@ -29,6 +29,7 @@ from cli.output import emit, fail, print_mentors
 from client.api import ApiError
 from client.keystore import KeystoreError, lock
 from client.member import Address, ClientError, MemberClient
+from client.mentoring import Mentoring
 
 DEFAULT_KEYSTORE = Path("~/.mentornet/keystore")
 
@@ -60,7 +61,7 @@ def client_errors(func: Callable[..., None]) -> Callable[..., None]:
     return guarded(wrapper)
 
 
-def _open(keystore: Path, passphrase_file: Path | None) -> MemberClient:
+def open_member(keystore: Path, passphrase_file: Path | None) -> MemberClient:
     path = keystore.expanduser()
     lock(path)  # held until the command's process ends
     return MemberClient.open(path, read_passphrase(passphrase_file, prompt="Keystore passphrase"))
@@ -98,7 +99,7 @@ def register(node_url: str, invite_code: str, keystore: Path, passphrase_file: P
 @client_errors
 def whoami(keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Show this device's address and node."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
     emit(as_json, {"address": str(member.address), "node": member.state["node"]}, lambda: click.echo(member.address))
 
 
@@ -110,7 +111,7 @@ def whoami(keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
 @client_errors
 def send(address: str, text: str, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Send TEXT to ADDRESS (MEMBER_ID@NODE_URL), end to end encrypted."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
     message_id = asyncio.run(member.send(Address.parse(address), text))
     emit(as_json, {"id": message_id, "to": address}, lambda: click.echo(f"Sent to {address} (id {message_id})."))
 
@@ -121,16 +122,17 @@ def send(address: str, text: str, keystore: Path, passphrase_file: Path | None, 
 @json_option
 @client_errors
 def receive(wait: float, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
-    """Fetch, decrypt and acknowledge new messages."""
-    member = _open(keystore, passphrase_file)
-    received = asyncio.run(member.receive(wait=wait))
-    data = [{"from": str(item.sender), **item.event} for item in received]
+    """Fetch, decrypt and acknowledge new messages, and apply mentorship events (requests,
+    answers, sessions, goals, feedback) that their senders may make."""
+    member = open_member(keystore, passphrase_file)
+    updates = asyncio.run(Mentoring(member).receive(wait=wait))
+    data = [{"from": str(u.sender), "summary": u.summary, "refused": u.refused, "event": u.event} for u in updates]
 
     def human() -> None:
-        if not data:
+        if not updates:
             click.echo("No new messages.")
-        for item in data:
-            click.echo(f"[{format_time(int(item.get('sent_at', 0)))}] {item['from']}: {item.get('body', item['type'])}")
+        for update in updates:
+            click.echo(f"[{format_time(int(update.event.get('sent_at', 0)))}] {update.summary}")
 
     emit(as_json, data, human)
 
@@ -142,7 +144,7 @@ def receive(wait: float, keystore: Path, passphrase_file: Path | None, as_json: 
 @client_errors
 def conversations(address: str | None, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """List conversations, or show the one with ADDRESS (kept only in the keystore)."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
     every = member.conversations()
     if address is not None:
         history = every.get(str(Address.parse(address)), [])
@@ -177,7 +179,7 @@ def conversations(address: str | None, keystore: Path, passphrase_file: Path | N
 @client_errors
 def verify(address: str, confirm: bool, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Show the safety number to compare with ADDRESS; --confirm once it matched."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
     contact = Address.parse(address)
     number = member.safety_number(contact)
     if confirm:
@@ -203,7 +205,7 @@ def announce(
     availability: dict[str, Any], lifetime_days: int | None, keystore: Path, passphrase_file: Path | None, as_json: bool
 ) -> None:
     """Publish your availability as a mentor (credentials count as verified only if your institution did)."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
 
     answer = asyncio.run(member.announce(dict(availability), lifetime_days))
     emit(
@@ -219,7 +221,7 @@ def announce(
 @client_errors
 def withdraw(keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Withdraw your availability everywhere."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
 
     async def run() -> dict[str, Any]:
         async with member.api() as api:
@@ -236,7 +238,7 @@ def withdraw(keystore: Path, passphrase_file: Path | None, as_json: bool) -> Non
 @client_errors
 def discover(search: MentorSearch, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Search mentors across the federation (your node answers from its own index)."""
-    member = _open(keystore, passphrase_file)
+    member = open_member(keystore, passphrase_file)
 
     async def run() -> dict[str, Any]:
         async with member.api() as api:
