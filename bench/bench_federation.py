@@ -38,6 +38,7 @@ from node.config import FederationSettings, NodeConfig, load_config, write_confi
 from node.discovery import MentorIndex, make_query
 from node.instance import init_node, open_node
 from node.keyring import UnlockSecret
+from node.local import free_port, loopback_config
 from node.storage.announcements import AnnouncementStore, StoredAnnouncement
 from node.storage.peers import PeerStore
 from protocol.announcement import build_announcement
@@ -45,8 +46,7 @@ from protocol.canonical import canonical_json
 from protocol.discovery import LocalWindow
 from protocol.encoding import b64encode
 from protocol.http_signatures import HttpRequest, content_digest, sign_request
-from tests.conftest import free_port
-from tests.node.federation.cluster import ServedNode, loopback_config
+from tests.node.federation.cluster import ServedNode
 
 REMOTE = "https://bench-peer.example"
 PROFILE = os.environ.get("MENTORNET_BENCH_PROFILE", "")  # a path: profile the serving node with cProfile

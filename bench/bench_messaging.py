@@ -39,10 +39,10 @@ from node.federation.peers import add_peer
 from node.federation.transport import AiohttpTransport
 from node.instance import init_node, open_node
 from node.keyring import UnlockSecret
+from node.local import free_port, loopback_config
 from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
-from tests.conftest import free_port
-from tests.node.federation.cluster import ServedNode, loopback_config
+from tests.node.federation.cluster import ServedNode
 
 
 def served(name: str, work: Path) -> ServedNode:

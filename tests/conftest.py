@@ -94,9 +94,3 @@ async def sqlite_node(tmp_path: Path) -> AsyncIterator[Node]:
         yield created
     finally:
         await created.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

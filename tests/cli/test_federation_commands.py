@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
+from node.local import free_port
 from tests.cli.test_serve import _wait_for
-from tests.conftest import free_port
 
 
 def _run(*args: str) -> Result:

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import free_port
+from node.local import free_port
 
 
 def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, object]:

@@ -21,11 +21,11 @@ from node.config import NodeConfig
 from node.errors import UnlockFailed
 from node.instance import Node
 from node.keyring import UnlockSecret
+from node.local import free_port
 from node.signing_keys import rotate_signing_key
 from protocol.canonical import canonical_json
 from protocol.encoding import b64decode
 from protocol.node_document import NODE_DOCUMENT_CONTEXT, verify_node_document
-from tests.conftest import free_port
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 

@@ -16,30 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-import crypto
-from node.app import NODE, TRANSPORT, build_app
-from node.config import FederationSettings, NodeConfig, UnlockMethod
+from node.config import FederationSettings, NodeConfig
 from node.federation.inbound import FEDERATION
-from node.federation.peers import add_peer
 from node.federation.transport import AiohttpTransport, OutboundRequest, PeerResponse
-from node.instance import Node, init_node
-from node.keyring import UnlockSecret
+from node.local import QUICK, LocalNode, peer_all
 from node.members import MemberProfile, invite_member
-from node.signing_keys import load_key_set
-from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
-FAST = FederationSettings(
-    verify_processes=0,  # threads: a process pool per test node would only slow the suite
-    push_interval_seconds=0.1,
-    pull_interval_seconds=0.5,
-    backoff_initial_seconds=0.2,
-    backoff_max_seconds=1.0,
-    connect_timeout_seconds=1.0,
-    total_timeout_seconds=5.0,
-)
+FAST = QUICK
 
 
 class Clock:
@@ -65,43 +50,14 @@ class RecordingTransport(AiohttpTransport):
 
 
 @dataclass
-class RunningNode:
-    name: str
-    config: NodeConfig
-    clock: Clock
+class RunningNode(LocalNode):
+    """A local node that records its outbound requests, with helpers for the tests."""
+
     transport: RecordingTransport = field(init=False)
-    runner: web.AppRunner | None = None
 
-    @property
-    def url(self) -> str:
-        return self.config.base_url
-
-    @property
-    def app(self) -> web.Application:
-        assert self.runner is not None
-        return self.runner.app
-
-    @property
-    def node(self) -> Node:
-        return self.app[NODE]
-
-    async def start(self) -> None:
+    def make_transport(self) -> RecordingTransport:
         self.transport = RecordingTransport(self.config.federation)
-        assert self.config.key_file is not None
-        app = build_app(
-            self.config, UnlockSecret.from_key_file(self.config.key_file), clock=self.clock, transport=self.transport
-        )
-        self.runner = web.AppRunner(app, shutdown_timeout=2)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.config.port).start()
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
-    async def fingerprint(self) -> str:
-        return crypto.fingerprint((await load_key_set(self.node)).signer.public_key)
+        return self.transport
 
     def changed(self) -> None:
         self.app[FEDERATION].on_own_change()
@@ -136,42 +92,16 @@ class RunningNode:
         return list(body["results"])
 
 
-def loopback_config(data_dir: Path, name: str, port: int, settings: FederationSettings, **changes: Any) -> NodeConfig:
-    """A key-file node on 127.0.0.1:``port`` with its data in ``data_dir`` (and ``changes``)."""
-    return NodeConfig(
-        data_dir=data_dir,
-        name=name,
-        base_url=f"http://127.0.0.1:{port}",
-        unlock=UnlockMethod.KEY_FILE,
-        key_file=data_dir / "node.key",
-        port=port,
-        federation=settings,
-        **changes,
-    )
-
-
 async def start_cluster(
     tmp_path: Path, names: list[str], clock: Clock, settings: FederationSettings = FAST
 ) -> list[RunningNode]:
     nodes = []
     for name in names:
-        port = free_port()
-        data_dir = tmp_path / name
-        config = loopback_config(data_dir, f"{name} University", port, settings)
-        created = await init_node(config, None, clock=clock)
-        await created.close()
-        running = RunningNode(name, config, clock)
+        created = await LocalNode.create(tmp_path / name, f"{name} University", settings, clock)
+        running = RunningNode(name, created.config, clock)
         await running.start()
         nodes.append(running)
     return nodes
-
-
-async def peer_all(nodes: list[RunningNode]) -> None:
-    for left in nodes:
-        for right in nodes:
-            if left is not right:
-                await add_peer(left.node, left.app[TRANSPORT], right.url, await right.fingerprint())
-        left.app[FEDERATION].directory.invalidate()  # as the CLI's change would be seen within 2 s
 
 
 @contextlib.asynccontextmanager
@@ -181,7 +111,7 @@ async def peered_cluster(
     """Nodes started, each peered with every other; stopped on exit."""
     nodes = await start_cluster(tmp_path, names, clock or Clock(), settings)
     try:
-        await peer_all(nodes)
+        await peer_all(list(nodes))
         yield nodes
     finally:
         for running in nodes:

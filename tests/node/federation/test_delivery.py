@@ -20,10 +20,10 @@ from node.federation.inbound import FEDERATION
 from node.federation.peers import add_peer
 from node.federation.transport import AiohttpTransport
 from node.instance import init_node
+from node.local import free_port, loopback_config
 from node.members import MemberProfile, invite_member
 from node.signing_keys import load_key_set
-from tests.conftest import free_port
-from tests.node.federation.cluster import FAST, ROOT, Clock, RunningNode, ServedNode, loopback_config, start_cluster
+from tests.node.federation.cluster import FAST, ROOT, Clock, RunningNode, ServedNode, start_cluster
 
 PASSPHRASE = "a long passphrase for the test"
 COUNT = 1000

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from node.errors import PeerRefused, PeerUnreachable
 from node.federation.transport import AiohttpTransport, OutboundRequest
-from tests.conftest import free_port
+from node.local import free_port
 
 BIG = 300_000
 
