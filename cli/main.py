@@ -20,6 +20,7 @@ from cli.common import (
     passphrase_option,
     read_passphrase,
 )
+from cli.demo import demo
 from cli.federation import discover, peer
 from cli.keys import audit, keys
 from cli.members import member
@@ -268,7 +269,7 @@ def main() -> None:
     cli(prog_name="mentornet")
 
 
-for command in (member, keys, audit, peer, discover, client):
+for command in (member, keys, audit, peer, discover, client, demo):
     cli.add_command(command)
 
 
