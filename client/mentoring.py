@@ -104,7 +104,7 @@ class Mentoring:
             raise ClientError(f"give at most {MAX_GOALS_TEXT} goals of 1 to 200 characters")
         if str(mentor) == self.me:
             raise ClientError("you cannot ask yourself for mentoring")
-        request_id = secrets.token_urlsafe(16)
+        request_id = _new_id()
         async with self.member.api() as api:
             recorded = await _node(api.open_request(request_id, Actor.MENTEE, duration_weeks))
         request = new_request(
@@ -183,7 +183,7 @@ class Mentoring:
         """Propose session times inside the mentor's published windows (iTIP ``REQUEST``)."""
         record = self._active(request_id)
         zone, windows = self._mentor_schedule(record)
-        session_id = secrets.token_urlsafe(12)
+        session_id = _new_id()
         base = self.member.state.get("video_base", DEFAULT_VIDEO_BASE)
         session = _checked(
             lambda: propose(
@@ -194,7 +194,7 @@ class Mentoring:
                 windows=windows,
                 zone=zone,
                 now=int(time.time()),
-                video_url=f"{base}mentornet-{secrets.token_urlsafe(12)}",
+                video_url=f"{base}mentornet-{_new_id()}",
                 note=note,
             )
         )
@@ -259,7 +259,7 @@ class Mentoring:
     # --- goals --------------------------------------------------------------------------------
 
     async def add_goal(self, request_id: str, title: str, due: str | None = None) -> str:
-        goal_id = secrets.token_urlsafe(9)
+        goal_id = _new_id()
         await self._goal_ops(request_id, goal_id, [("title", title), *([("due", due)] if due else [])])
         return goal_id
 
@@ -270,7 +270,7 @@ class Mentoring:
 
     async def add_milestone(self, request_id: str, goal_id: str, title: str, due: str | None = None) -> str:
         self._goal(request_id, goal_id)
-        milestone = secrets.token_urlsafe(9)
+        milestone = _new_id()
         fields = [(f"milestone/{milestone}/title", title)]
         if due:
             fields.append((f"milestone/{milestone}/due", due))
@@ -295,7 +295,7 @@ class Mentoring:
             raw = {
                 "lamport": lamport + offset,
                 "author": self.me,
-                "id": secrets.token_urlsafe(9),
+                "id": _new_id(),
                 "goal": goal_id,
                 "kind": str(kind),
                 "field": field,
@@ -538,6 +538,11 @@ class Mentoring:
         schedule = schedule or record.get("availability") or {"timezone": "UTC", "windows": []}
         windows = [Window(int(w["day"]), int(w["start_minute"]), int(w["end_minute"])) for w in schedule["windows"]]
         return str(schedule["timezone"]), windows
+
+
+def _new_id() -> str:
+    """A random id that a command line never mistakes for an option (no leading ``-``)."""
+    return secrets.token_hex(12)
 
 
 def _record(request: MentorshipRequest, role: Actor, other: Address, message: str, goals: list[str]) -> dict[str, Any]:
