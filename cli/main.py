@@ -25,6 +25,7 @@ from cli.federation import discover, peer
 from cli.keys import audit, keys
 from cli.members import member
 from cli.output import emit, progress_printer
+from cli.report import report
 from node.backup import create_backup, restore_backup
 from node.config import DEFAULT_PORT, KEY_FILE, NodeConfig, UnlockMethod, load_config
 from node.errors import NodeError, NodeNotInitialised
@@ -269,7 +270,7 @@ def main() -> None:
     cli(prog_name="mentornet")
 
 
-for command in (member, keys, audit, peer, discover, client, demo):
+for command in (member, keys, audit, peer, discover, client, demo, report):
     cli.add_command(command)
 
 

@@ -26,7 +26,9 @@ from node.members import (
     get_member,
     invite_member,
     list_members,
+    reinstate_member,
     remove_member,
+    suspend_member,
 )
 from protocol.canonical import JsonValue
 
@@ -212,3 +214,35 @@ def member_withdraw(member_id: str, data_dir: Path, passphrase_file: Path | None
     """Withdraw a mentor's availability everywhere (a tombstone with a higher seq)."""
     raw = with_node(data_dir, passphrase_file, lambda node: withdraw_availability(node, member_id))
     emit(as_json, raw, lambda: click.echo(f"Withdrew member {member_id}'s availability (seq {raw['seq']})."))
+
+
+@member.command("suspend")
+@click.argument("member_id")
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_suspend(member_id: str, reason: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Suspend a member: no client access, availability withdrawn, open requests and mentorships ended."""
+    ended = with_node(data_dir, passphrase_file, lambda node: suspend_member(node, member_id, reason))
+    emit(
+        as_json,
+        {"suspended": member_id, "requests_ended": ended},
+        lambda: click.echo(
+            f"Suspended member {member_id}: availability withdrawn, {ended} open request(s) or mentorship(s) ended."
+        ),
+    )
+
+
+@member.command("reinstate")
+@click.argument("member_id")
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_reinstate(member_id: str, reason: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Lift a member's suspension."""
+    with_node(data_dir, passphrase_file, lambda node: reinstate_member(node, member_id, reason))
+    emit(as_json, {"reinstated": member_id}, lambda: click.echo(f"Reinstated member {member_id}."))

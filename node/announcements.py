@@ -122,8 +122,8 @@ async def _publish(
         member = await MemberStore(session).get(member_id, for_update=True)
         if member is None:
             raise NotFound(f"no member with id {member_id}")
-        if availability is not None and member.status == MemberStatus.REMOVED:
-            raise Conflict(f"member {member_id} was removed")
+        if availability is not None and member.status in (MemberStatus.REMOVED, MemberStatus.SUSPENDED):
+            raise Conflict(f"member {member_id} is {member.status}")
         if availability is not None and member.role not in (Role.MENTOR, Role.BOTH):
             raise Conflict(f"member {member_id} is a {member.role}, not a mentor")
         store = AnnouncementStore(session)

@@ -16,14 +16,16 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from node.announcements import withdraw_if_published
-from node.errors import InvalidInvite, NotFound
+from node.errors import Conflict, InvalidInvite, NotFound, RequestRejected
 from node.instance import DAY, Node
 from node.keyring import new_data_key, open_value, seal_value
+from node.mentorships import end_all
 from node.storage.audit import AuditStore
 from node.storage.keys import KeyStore
 from node.storage.members import PERSONAL_FIELDS, MemberStore, StoredMember
 from node.storage.tokens import TokenStore
 from protocol.canonical import JsonValue
+from protocol.lifecycle import MAX_REASON
 from protocol.member import (
     MemberStatus,
     normalize_email,
@@ -191,9 +193,17 @@ async def redeem_invite(node: Node, code: str) -> Registration:
 
 
 async def member_for_token(node: Node, token: str) -> str | None:
-    """The member an access token belongs to, or ``None``."""
+    """The member an access token belongs to, or ``None``.
+
+    Raises:
+        RequestRejected: (403 ``suspended``) if the operator suspended the member.
+    """
     async with node.database.transaction() as session:
-        return await TokenStore(session).member_of(hash_token(token))
+        member_id = await TokenStore(session).member_of(hash_token(token))
+        member = None if member_id is None else await MemberStore(session).get(member_id)
+    if member is not None and member.status == MemberStatus.SUSPENDED:
+        raise RequestRejected(403, "suspended", "your institution suspended your account; contact its operator")
+    return member_id
 
 
 def hash_token(token: str) -> bytes:
@@ -261,6 +271,47 @@ async def remove_member(node: Node, member_id: str) -> None:
             "the WAL could not be truncated after an erasure; it is on the next checkpoint",
             extra={"member_id": member_id},
         )
+
+
+async def suspend_member(node: Node, member_id: str, reason: str) -> int:
+    """Suspend a member: no client access, availability withdrawn everywhere, every open request and
+    running mentorship ended; written to the audit log. Returns how many requests were ended.
+
+    Raises:
+        NotFound: if there is no such member.
+        Conflict: if the member is not active.
+    """
+    if not 0 < len(reason) <= MAX_REASON:
+        raise Conflict(f"give a reason of 1 to {MAX_REASON} characters (it goes to the audit log)")
+    async with node.database.transaction() as session:
+        members = MemberStore(session)
+        stored = await members.get(member_id, for_update=True)
+        if stored is None:
+            raise NotFound(f"no member with id {member_id}")
+        if stored.status != MemberStatus.ACTIVE:
+            raise Conflict(f"member {member_id} is {stored.status}; only an active member can be suspended")
+        await members.set_status(member_id, str(MemberStatus.SUSPENDED), node.clock())
+        await node.audit(AuditStore(session), "member.suspend", member_id, {"reason": reason})
+    await withdraw_if_published(node, member_id)
+    return await end_all(node, member_id)
+
+
+async def reinstate_member(node: Node, member_id: str, reason: str) -> None:
+    """Lift a suspension (the member publishes availability again themselves); audit-logged.
+
+    Raises:
+        NotFound: if there is no such member.
+        Conflict: if the member is not suspended.
+    """
+    async with node.database.transaction() as session:
+        members = MemberStore(session)
+        stored = await members.get(member_id, for_update=True)
+        if stored is None:
+            raise NotFound(f"no member with id {member_id}")
+        if stored.status != MemberStatus.SUSPENDED:
+            raise Conflict(f"member {member_id} is {stored.status}, not suspended")
+        await members.set_status(member_id, str(MemberStatus.ACTIVE), node.clock())
+        await node.audit(AuditStore(session), "member.reinstate", member_id, {"reason": reason})
 
 
 def _seal_profile(data_key: bytes, member_id: str, key_version: int, profile: MemberProfile) -> dict[str, bytes | None]:

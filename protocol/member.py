@@ -33,6 +33,7 @@ class Role(StrEnum):
 class MemberStatus(StrEnum):
     INVITED = "invited"
     ACTIVE = "active"
+    SUSPENDED = "suspended"  # by the operator: no client access, no announcements, requests ended
     REMOVED = "removed"
 
 

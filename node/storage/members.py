@@ -120,6 +120,11 @@ class MemberStore:
             .values(sealed_data_key=None, kek_version=None, status=status, removed_at=now, updated_at=now)
         )
 
+    async def set_status(self, member_id: str, status: str, now: int) -> None:
+        await self._session.execute(
+            update(MemberRow).where(col(MemberRow.id) == member_id).values(status=status, updated_at=now)
+        )
+
     async def redeem_invite(self, code_hash: bytes, now: int) -> str | None:
         """Mark an unused, unexpired invite as used and its member active; return the member id."""
         invite = await self._session.get(InviteRow, code_hash, with_for_update=True)

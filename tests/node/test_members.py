@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import crypto
-from node.errors import Conflict, NotFound
+from node.announcements import publish_availability
+from node.errors import Conflict, NotFound, RequestRejected
 from node.instance import Node
 from node.keyring import open_value
 from node.members import (
@@ -17,12 +18,19 @@ from node.members import (
     hash_invite_code,
     invite_member,
     list_members,
+    member_for_token,
+    redeem_invite,
+    reinstate_member,
     remove_member,
+    suspend_member,
 )
+from node.mentorships import mentorships_of, open_request
+from node.storage.announcements import AnnouncementStore
 from node.storage.keys import KeyStore
 from node.storage.members import PERSONAL_FIELDS, MemberStore
 from node.storage.tables import MemberRow
 from protocol.errors import InvalidField
+from protocol.lifecycle import Actor
 
 ADA = MemberProfile.validated(
     name="Ada Lovelace",
@@ -165,3 +173,29 @@ async def test_after_removal_the_destroyed_data_key_is_gone_from_the_sqlite_file
 
     for path in node.config.data_dir.glob("node.db*"):
         assert stored.sealed_data_key not in path.read_bytes(), path.name
+
+
+async def test_a_suspended_member_loses_access_availability_and_requests(node: Node) -> None:
+    invitation = await invite_member(node, MemberProfile.validated(name="Ada", email="ada@uni.example"), "mentor")
+    registration = await redeem_invite(node, invitation.code)
+    mentor = registration.member_id
+    availability = {"topics": ["chemistry"], "languages": ["en"], "timezone": "UTC", "capacity": 2}
+    await publish_availability(node, mentor, availability)
+    await open_request(node, mentor, "r" * 22, Actor.MENTOR, 8)
+
+    assert await suspend_member(node, mentor, "harassment report 12") == 1
+    with pytest.raises(RequestRejected, match="suspended"):
+        await member_for_token(node, registration.access_token)
+    async with node.database.transaction() as session:
+        stored = await AnnouncementStore(session).get(node.config.base_url, mentor)
+    assert stored is not None and stored.withdrawn
+    assert [r.state for r in await mentorships_of(node, mentor)] == ["ended"]
+    with pytest.raises(Conflict, match="suspended"):
+        await publish_availability(node, mentor, availability)
+    with pytest.raises(Conflict, match="is suspended"):
+        await suspend_member(node, mentor, "again")
+    actions = [(e.action, e.details) for e in await node.audit_entries()]
+    assert ("member.suspend", {"reason": "harassment report 12"}) in actions
+
+    await reinstate_member(node, mentor, "appeal upheld")
+    assert await member_for_token(node, registration.access_token) == mentor
