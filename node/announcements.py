@@ -27,6 +27,7 @@ from node.storage.peers import PeerStore, StoredPeer
 from protocol.announcement import MAX_BATCH, MAX_LIFETIME, Announcement, build_announcement, verify_announcement
 from protocol.canonical import JsonValue
 from protocol.errors import MalformedMessage, ProtocolError
+from protocol.lifecycle import RESPONSIVENESS_DAYS, Actor, State, responsiveness
 from protocol.member import MemberStatus, Role
 from protocol.signed import signing_key_id
 
@@ -132,8 +133,10 @@ async def _publish(
             raise NotFound(f"member {member_id} has no published availability to withdraw")
         if availability is not None and by_member:
             availability = _operator_attested(availability, previous)
+        responsiveness = None
         if availability is not None:
             availability = await _open_places(MentorshipStore(session), member_id, availability)
+            responsiveness = await _responsiveness(MentorshipStore(session), member_id, node.clock())
         raw = build_announcement(
             origin=origin,
             mentor=member_id,
@@ -142,6 +145,7 @@ async def _publish(
             lifetime=lifetime,
             availability=availability,
             signer=signer,
+            responsiveness=responsiveness,
         )
         announcement = Announcement.model_validate({k: v for k, v in raw.items() if k != "signature"})
         await store.upsert([_stored(announcement, json.dumps(raw, separators=(",", ":")))], node.clock())
@@ -162,6 +166,20 @@ async def _open_places(
     await store.declare_places(member_id, declared)
     running = await store.count(member_id, "mentor", ("active",))
     return {**availability, "capacity": max(0, declared - running)}
+
+
+async def _responsiveness(store: MentorshipStore, member_id: str, now: int) -> dict[str, JsonValue] | None:
+    """How the mentor answered the requests decided in the last 90 days (see :func:`responsiveness`)."""
+    since = now - RESPONSIVENESS_DAYS * DAY
+    delays = [
+        None if record.answered_at is None else record.answered_at - record.created_at
+        for record in await store.of_member(member_id)
+        if record.role == Actor.MENTOR
+        and record.created_at >= since
+        and (record.answered_at is not None or record.state == State.EXPIRED)
+    ]
+    measured = responsiveness(delays)
+    return None if measured is None else dict(measured)
 
 
 def _operator_attested(

@@ -146,6 +146,7 @@ class MentorIndex:
             slots=weekly_slots(windows, availability.timezone, now=now),
             capacity=availability.capacity,
             verified_credentials=sum(1 for c in availability.credentials if c.verified),
+            **_responsiveness(announcement),
         )
         self._listings[key] = Listing(announcement, candidate, announcement.expires_at)
         for topic in candidate.topics:
@@ -210,6 +211,17 @@ def _institution(url: str | None) -> str | None:
         raise InvalidField("institution", "give the node's base URL, e.g. https://mentornet.example.org") from exc
 
 
+def _responsiveness(announcement: Announcement) -> dict[str, Any]:
+    measured = announcement.responsiveness
+    if measured is None:
+        return {}
+    return {
+        "decided": measured.decided,
+        "answered": measured.answered,
+        "median_answer_minutes": measured.median_answer_minutes,
+    }
+
+
 def result_json(found: Match, listing: Listing, institution: str) -> dict[str, Any]:
     """One search result, with why it matched."""
     availability = listing.availability
@@ -227,6 +239,7 @@ def result_json(found: Match, listing: Listing, institution: str) -> dict[str, A
         "capacity": availability.capacity,
         "credentials": [{"title": c.title, "verified": c.verified} for c in availability.credentials],
         "expires_at": announcement.expires_at,
+        "responsiveness": _responsiveness(announcement) or None,
         "score": found.score,
         "why": {
             "shared_topics": list(found.shared_topics),

@@ -133,8 +133,8 @@ async def move(node: Node, member_id: str, request_id: str, action: Action, by: 
         await store.set_state(member_id, request_id, target, now, answered=answered)
         updated = await store.get(member_id, request_id)
     assert updated is not None
-    if holds_places and State.ACTIVE in (target, State(record.state)):
-        await republish_places(node, member_id)
+    if holds_places and (answered or State.ACTIVE in (target, State(record.state))):
+        await republish_places(node, member_id)  # places open, and how the mentor answers
     return updated
 
 
@@ -159,9 +159,13 @@ async def mentorships_of(node: Node, member_id: str) -> list[StoredMentorship]:
 
 
 async def expire_due(node: Node) -> int:
-    """Expire every open request whose time to answer ran out; return how many."""
+    """Expire every open request whose time to answer ran out; return how many. A mentor who let
+    one expire is re-announced: the announcement says how the mentor answers."""
     async with node.database.transaction() as session:
-        return len(await MentorshipStore(session).expire_due(node.clock()))
+        expired = await MentorshipStore(session).expire_due(node.clock())
+    for mentor in sorted({r.member_id for r in expired if r.role == Actor.MENTOR}):
+        await republish_places(node, mentor)
+    return len(expired)
 
 
 async def end_all(node: Node, member_id: str) -> int:
@@ -184,7 +188,8 @@ async def end_all(node: Node, member_id: str) -> int:
 
 
 async def republish_places(node: Node, member_id: str) -> bool:
-    """Re-announce a mentor's availability with the places now open; ``False`` if not announced."""
+    """Re-announce a mentor's availability with the places now open and the latest measure of how
+    they answer requests; ``False`` if the mentor has nothing announced."""
     async with node.database.transaction() as session:
         current = await AnnouncementStore(session).get(normalize_base_url(node.config.base_url), member_id)
         declared = await MentorshipStore(session).declared_places(member_id)

@@ -86,6 +86,21 @@ class Availability(SignedWireModel):
         return validate_timezone(value)
 
 
+class Responsiveness(SignedWireModel):
+    """How a mentor answered requests over the last 90 days, as their home node counted (and
+    signs): requests decided (answered, or expired unanswered), answered, median time to answer."""
+
+    decided: int = Field(ge=0)
+    answered: int = Field(ge=0)
+    median_answer_minutes: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Responsiveness:
+        if self.answered > self.decided or (self.answered > 0) != (self.median_answer_minutes is not None):
+            raise ValueError("answered must be at most decided, with a median time exactly when some were answered")
+        return self
+
+
 class Announcement(SignedWireModel):
     """A verified announcement (built only from a raw object whose signature verified)."""
 
@@ -97,6 +112,7 @@ class Announcement(SignedWireModel):
     expires_at: int
     withdrawn: bool
     availability: Availability | None = None
+    responsiveness: Responsiveness | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Announcement:
@@ -104,6 +120,8 @@ class Announcement(SignedWireModel):
             raise ValueError("expires_at must be after issued_at and at most 30 days later")
         if self.withdrawn != (self.availability is None):
             raise ValueError("a withdrawal carries no availability, and an announcement must carry one")
+        if self.withdrawn and self.responsiveness is not None:
+            raise ValueError("a withdrawal carries no responsiveness")
         return self
 
 
@@ -122,6 +140,7 @@ def build_announcement(
     lifetime: int = DEFAULT_LIFETIME,
     availability: Mapping[str, JsonValue] | None,
     signer: crypto.SigningKey,
+    responsiveness: Mapping[str, JsonValue] | None = None,
 ) -> dict[str, JsonValue]:
     """Validate and sign an announcement, or a withdrawal when ``availability`` is ``None``.
 
@@ -139,6 +158,8 @@ def build_announcement(
     }
     if availability is not None:
         body["availability"] = dict(availability)
+    if responsiveness is not None and availability is not None:
+        body["responsiveness"] = dict(responsiveness)
     parsed = _parse(body)
     body = parsed.model_dump(mode="json", exclude_none=True)
     return sign_object(body, signer, ANNOUNCEMENT_CONTEXT)

@@ -8,6 +8,10 @@ Score (every part is reported back, so a mentee sees why a mentor ranks where it
 
     10 per shared topic + 5 per common language + 1 per hour of weekly overlap (at most 10)
     + 1 per operator-verified credential (at most 3)
+    - 10 if the mentor answered fewer than half of at least 3 requests decided in 90 days
+    - 3 if their median time to answer is over 3 days
+
+Responsiveness comes from the mentor's home node, signed in the announcement.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ TOPIC_POINTS = 10
 LANGUAGE_POINTS = 5
 MAX_OVERLAP_POINTS = 10
 MAX_CREDENTIAL_POINTS = 3
+UNRESPONSIVE_PENALTY = 10
+SLOW_PENALTY = 3
+MIN_DECIDED = 3  # fewer decided requests say too little to rank on
+SLOW_MINUTES = 3 * 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,17 @@ class Candidate:
     slots: int
     capacity: int
     verified_credentials: int
+    decided: int = 0  # requests answered or expired unanswered in the last 90 days
+    answered: int = 0
+    median_answer_minutes: int | None = None
+
+    @property
+    def unresponsive(self) -> bool:
+        return self.decided >= MIN_DECIDED and 2 * self.answered < self.decided
+
+    @property
+    def slow(self) -> bool:
+        return self.median_answer_minutes is not None and self.median_answer_minutes > SLOW_MINUTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +151,8 @@ def scorer(query: MentorQuery) -> Callable[[Candidate], int | None]:
             + LANGUAGE_POINTS * common
             + min(overlap // 60, MAX_OVERLAP_POINTS)
             + min(candidate.verified_credentials, MAX_CREDENTIAL_POINTS)
+            - (UNRESPONSIVE_PENALTY if candidate.unresponsive else 0)
+            - (SLOW_PENALTY if candidate.slow else 0)
         )
 
     return score
@@ -180,7 +201,22 @@ def _reasons(
         reasons.append(f"{candidate.capacity} open place(s)")
     if candidate.verified_credentials:
         reasons.append(f"{candidate.verified_credentials} credential(s) verified by the home institution")
+    if candidate.decided:
+        answered = f"answered {candidate.answered} of {candidate.decided} request(s) in the last 90 days"
+        if candidate.median_answer_minutes is not None:
+            answered += f", usually within {_duration(candidate.median_answer_minutes)}"
+        reasons.append(answered + ("; ranked lower: often does not answer" if candidate.unresponsive else ""))
+        if candidate.slow:
+            reasons.append("ranked lower: slow to answer")
     return tuple(reasons)
+
+
+def _duration(minutes: int) -> str:
+    if minutes < 120:
+        return f"{minutes} minutes"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} hours"
+    return f"{minutes // 1440} days"
 
 
 _DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}

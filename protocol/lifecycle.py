@@ -21,6 +21,7 @@ due at half of that. Pure: times are parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -223,6 +224,25 @@ def request_from_json(data: dict[str, Any]) -> MentorshipRequest:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidField("request", f"not a saved request: {exc}") from exc
+
+
+RESPONSIVENESS_DAYS = 90
+
+
+def responsiveness(answer_delays: Sequence[int | None]) -> dict[str, int | None] | None:
+    """A mentor's responsiveness from their decided requests: each request's time to answer in
+    seconds, or ``None`` if it expired unanswered. ``None`` when nothing was decided yet.
+
+    The median is the upper median of whole minutes, so every node computes the same number.
+    """
+    if not answer_delays:
+        return None
+    answered = sorted(delay // 60 for delay in answer_delays if delay is not None)
+    return {
+        "decided": len(answer_delays),
+        "answered": len(answered),
+        "median_answer_minutes": answered[len(answered) // 2] if answered else None,
+    }
 
 
 def check_open_requests(open_requests: int) -> None:

@@ -223,3 +223,27 @@ async def test_the_client_api_answers_with_clear_codes(node: Node, aiohttp_clien
     assert malformed.status == 400 and (await malformed.json())["error"] == "malformed"
     listed = await client.get("/client/v1/mentorships", headers=auth)
     assert sorted(m["state"] for m in (await listed.json())["mentorships"]) == ["active", "pending"]
+
+
+async def test_the_announcement_says_how_the_mentor_answers(node: Node) -> None:
+    mentor, _ = await active_member(node, "Ada", "mentor")
+    await publish_availability(node, mentor, {**AVAILABILITY, "capacity": 5})
+    start = node.clock()
+    node.clock = lambda: start
+    answered, ignored = new_id(), new_id()
+    for request_id in (answered, ignored):
+        await open_request(node, mentor, request_id, Actor.MENTOR, 12)
+    node.clock = lambda: start + 90 * 60
+    await move(node, mentor, answered, Action.DECLINE, Actor.MENTOR)
+    assert await responsiveness_announced(node, mentor) == {"decided": 1, "answered": 1, "median_answer_minutes": 90}
+
+    node.clock = lambda: start + 15 * DAY  # the other one expires unanswered: re-announced
+    assert await expire_due(node) == 1
+    assert await responsiveness_announced(node, mentor) == {"decided": 2, "answered": 1, "median_answer_minutes": 90}
+
+
+async def responsiveness_announced(node: Node, mentor: str) -> object:
+    async with node.database.transaction() as session:
+        stored = await AnnouncementStore(session).get(node.config.base_url, mentor)
+    assert stored is not None
+    return json.loads(stored.raw).get("responsiveness")

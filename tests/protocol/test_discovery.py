@@ -146,3 +146,18 @@ def test_ranking_is_best_first_then_by_open_places_and_limited() -> None:
     roomy = _candidate(mentor="roomy", capacity=9)
     ranked = rank([weak, strong, roomy], MentorQuery(topics=frozenset({"ai", "robotics"}), limit=2))
     assert [m.candidate.mentor for m in ranked] == ["roomy", "strong"]
+
+
+def test_mentors_who_rarely_or_slowly_answer_rank_lower_and_are_told_why() -> None:
+    query = MentorQuery(topics=frozenset({"robotics"}))
+    prompt = _candidate(mentor="prompt", decided=6, answered=6, median_answer_minutes=9 * 60)
+    silent = _candidate(mentor="silent", decided=6, answered=1, median_answer_minutes=30)
+    slow = _candidate(mentor="slow", decided=4, answered=4, median_answer_minutes=5 * 24 * 60)
+    unknown = _candidate(mentor="new", decided=2, answered=0)  # too few requests to judge
+    ranked = rank([silent, slow, unknown, prompt], query)
+    assert [m.candidate.mentor for m in ranked] == ["new", "prompt", "slow", "silent"]
+    by_mentor = {m.candidate.mentor: m for m in ranked}
+    assert by_mentor["prompt"].score - by_mentor["silent"].score == 10
+    assert "answered 6 of 6 request(s) in the last 90 days, usually within 9 hours" in by_mentor["prompt"].reasons
+    assert any("ranked lower: often does not answer" in r for r in by_mentor["silent"].reasons)
+    assert "ranked lower: slow to answer" in by_mentor["slow"].reasons

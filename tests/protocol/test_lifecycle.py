@@ -22,6 +22,7 @@ from protocol.lifecycle import (
     check_capacity,
     check_open_requests,
     new_request,
+    responsiveness,
 )
 
 T0 = 1_800_000_000
@@ -157,3 +158,9 @@ def test_after_expiry_no_member_can_move_an_open_request(delay: int) -> None:
                 apply(fresh(), action, actor, at)
         else:
             assert apply(fresh(), action, actor, at).state is TRANSITIONS[State.PENDING][action][1]
+
+
+def test_responsiveness_counts_decided_requests_and_the_median_time_to_answer() -> None:
+    assert responsiveness([]) is None
+    assert responsiveness([None, None]) == {"decided": 2, "answered": 0, "median_answer_minutes": None}
+    assert responsiveness([600, None, 7200, 60]) == {"decided": 4, "answered": 3, "median_answer_minutes": 10}
