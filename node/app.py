@@ -37,14 +37,13 @@ from node.federation.sync import Synchronizer
 from node.federation.transport import AiohttpTransport, Transport
 from node.instance import Clock, Node, open_node, system_clock
 from node.keyring import UnlockSecret
-from node.metrics import CONTENT_TYPE, Metrics
+from node.metrics import CONTENT_TYPE, METRICS, Metrics
 from node.signing_keys import KeySetCache, node_document
 from protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger("mentornet.node")
 
 CONFIG = web.AppKey("config", NodeConfig)
-METRICS = web.AppKey("metrics", Metrics)
 NODE = web.AppKey("node", Node)
 KEY_SET = web.AppKey("key_set", KeySetCache)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")

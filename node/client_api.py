@@ -24,6 +24,8 @@ from node.messaging import (
     QUEUED,
     acknowledge,
     add_prekeys,
+    block_sender,
+    blocks_of,
     key_bundles,
     outgoing,
     parse_recipient,
@@ -31,7 +33,9 @@ from node.messaging import (
     receive,
     register_device,
     send,
+    unblock_sender,
 )
+from node.metrics import METRICS
 from node.openapi import OPENAPI
 from protocol import addresses
 from protocol.discovery import parse_window
@@ -59,6 +63,9 @@ def add_routes(app: web.Application, requests_per_minute: int) -> None:
     app.router.add_post("/client/v1/messages", _send)
     app.router.add_get("/client/v1/messages", _receive)
     app.router.add_post("/client/v1/messages/ack", _acknowledge)
+    app.router.add_get("/client/v1/blocks", _blocks)
+    app.router.add_post("/client/v1/blocks", _block)
+    app.router.add_delete("/client/v1/blocks", _unblock)
     app.router.add_get("/client/v1/mentorships", _mentorships)
     app.router.add_post("/client/v1/mentorships", _open_request)
     app.router.add_post("/client/v1/mentorships/{request_id}/moves", _move)
@@ -187,7 +194,7 @@ async def _keys(request: web.Request) -> web.Response:
 async def _send(request: web.Request) -> web.Response:
     """Send up to 100 sealed messages; each is answered on its own (delivered, duplicate, queued,
     or rejected with a code), so one bad recipient does not spoil the others."""
-    await _member(request)
+    member_id = await _member(request)
     body = await _json_body(request)
     items = body.get("messages")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_MESSAGE_BATCH:
@@ -199,7 +206,9 @@ async def _send(request: web.Request) -> web.Response:
         ciphertext = b64decode(item["ciphertext"], field="ciphertext")
         messages.append(outgoing(parse_recipient(item.get("to")), item.get("id"), ciphertext))
     context = request.app[FEDERATION]
-    results = await send(context.node, messages, list(await context.directory.usable()))
+    results, blocked = await send(context.node, member_id, messages, list(await context.directory.usable()))
+    if blocked:
+        request.app[METRICS].messages_blocked.inc(blocked)
     for message, result in zip(messages, results, strict=True):
         if result["status"] == QUEUED:
             context.on_outbox(message.recipient.node)
@@ -226,7 +235,14 @@ async def _receive(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "messages": [
-                {"id": m.message_id, "ciphertext": b64encode(m.ciphertext), "received_at": m.at} for m in messages
+                {
+                    "id": m.message_id,
+                    "ciphertext": b64encode(m.ciphertext),
+                    "received_at": m.at,
+                    "sender": m.sender,
+                    "origin": m.origin,
+                }
+                for m in messages
             ]
         }
     )
@@ -243,6 +259,26 @@ async def _acknowledge(request: web.Request) -> web.Response:
         raise MalformedMessage("name the device whose messages are acknowledged")
     deleted = await acknowledge(request.app[FEDERATION].node, member_id, device, ids)
     return web.json_response({"acknowledged": deleted})
+
+
+async def _blocks(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    return web.json_response({"blocks": await blocks_of(request.app[FEDERATION].node, member_id)})
+
+
+async def _block(request: web.Request) -> web.Response:
+    """Block a sender by the handle and origin their messages came with."""
+    member_id = await _member(request)
+    body = await _json_body(request)
+    dropped = await block_sender(request.app[FEDERATION].node, member_id, body.get("origin"), body.get("sender"))
+    return web.json_response({"blocked": True, "dropped": dropped}, status=201)
+
+
+async def _unblock(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    body = await _json_body(request)
+    removed = await unblock_sender(request.app[FEDERATION].node, member_id, body.get("origin"), body.get("sender"))
+    return web.json_response({"unblocked": removed})
 
 
 async def _mentorships(request: web.Request) -> web.Response:

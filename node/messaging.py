@@ -24,7 +24,16 @@ from node.errors import Conflict, NotFound
 from node.federation.peers import normalize_base_url
 from node.instance import DAY, Node
 from node.storage.members import MemberStore
-from node.storage.messaging import DeviceStore, MailboxStore, OutboxStore, StoredDevice, StoredMessage
+from node.storage.messaging import (
+    BlockStore,
+    DeviceStore,
+    Envelope,
+    MailboxStore,
+    OutboxStore,
+    Outcome,
+    StoredDevice,
+    StoredMessage,
+)
 from protocol import addresses
 from protocol.devices import MAX_PREKEY_UPLOAD, PreKeyWire, verify_device_list
 from protocol.encoding import b64decode, b64encode
@@ -33,6 +42,7 @@ from protocol.member import MemberStatus
 
 MAX_CIPHERTEXT = BUCKETS[-1] + SEAL_OVERHEAD
 MAX_MESSAGE_BATCH = 100
+MAX_HANDLE = 64
 MAX_BATCH_BYTES = 1024 * 1024 - 1024  # a delivery request, envelope included, stays under 1 MiB
 DEDUP_SECONDS = 2 * DAY  # message and transaction ids are remembered at least 24 h (here 48 h)
 DELIVERED = "delivered"
@@ -198,24 +208,31 @@ def outgoing(recipient: Recipient, message_id: object, ciphertext: bytes) -> Out
     return Outgoing(recipient, message_id, ciphertext)
 
 
-async def send(node: Node, messages: Sequence[Outgoing], usable_peers: Sequence[str]) -> list[dict[str, Any]]:
+async def send(
+    node: Node, sender: str, messages: Sequence[Outgoing], usable_peers: Sequence[str]
+) -> tuple[list[dict[str, Any]], int]:
     """Accept sealed messages from a local member's client, in one transaction: each is delivered
-    to a local mailbox, or queued in the outbox of the recipient's node. Answers per message:
-    ``delivered``, ``duplicate``, ``queued``, or ``rejected`` with ``not_found`` (no such local
-    device) or ``conflict`` (the recipient's node is not a peer)."""
+    to a local mailbox, or queued in the outbox of the recipient's node, with the sender's handle
+    for that recipient. Answers per message: ``delivered``, ``duplicate``, ``queued``, or
+    ``rejected`` with ``not_found`` (no such local device) or ``conflict`` (the recipient's node is
+    not a peer). A message to a local member who blocked the sender is answered ``delivered`` and
+    dropped. Returns the answers and how many were dropped so."""
     origin = normalize_base_url(node.config.base_url)
     now = node.clock()
     results: list[dict[str, Any]] = [{}] * len(messages)
-    local: list[tuple[int, tuple[str, str, str, bytes]]] = []
-    queued: list[tuple[str, str, str, str, bytes]] = []
+    local: list[tuple[int, Envelope]] = []
+    queued: list[tuple[str, Envelope]] = []
     async with node.database.transaction() as session:
         devices = _DeviceCheck(session)
         for index, message in enumerate(messages):
             to = message.recipient
+            envelope = Envelope(
+                to.member, to.device, message.message_id, message.ciphertext, sender_handle(node, sender, to), origin
+            )
             if to.node == origin:
                 error = await devices.missing(to.member, to.device)
                 if error is None:
-                    local.append((index, (to.member, to.device, message.message_id, message.ciphertext)))
+                    local.append((index, envelope))
                     continue
                 results[index] = _rejected(message.message_id, error)
             elif to.node not in usable_peers:
@@ -223,13 +240,53 @@ async def send(node: Node, messages: Sequence[Outgoing], usable_peers: Sequence[
                     message.message_id, Conflict(f"{to.node} is not a peer of this node; messages cannot reach it")
                 )
             else:
-                queued.append((to.node, to.member, to.device, message.message_id, message.ciphertext))
+                queued.append((to.node, envelope))
                 results[index] = {"id": message.message_id, "status": QUEUED}
-        fresh = await MailboxStore(session).deliver([entry for _, entry in local], now)
+        outcomes = await MailboxStore(session).deliver([envelope for _, envelope in local], now)
         await OutboxStore(session).add(queued, now)
-    for (index, entry), new in zip(local, fresh, strict=True):
-        results[index] = {"id": entry[2], "status": DELIVERED if new else DUPLICATE}
-    return results
+    for (index, envelope), outcome in zip(local, outcomes, strict=True):
+        results[index] = {"id": envelope.message_id, "status": DUPLICATE if outcome is Outcome.DUPLICATE else DELIVERED}
+    return results, sum(1 for outcome in outcomes if outcome is Outcome.BLOCKED)
+
+
+def sender_handle(node: Node, sender: str, recipient: Recipient) -> str:
+    """The opaque name a sender carries towards one recipient: the same for every message of that
+    pair, unlinkable across recipients, and meaningless without this node's key. The recipient's
+    node can drop a blocked sender's messages by it without learning who the sender is."""
+    digest = node.keyring.blind_index("sender-handle", f"{sender}\n{recipient.node}\n{recipient.member}")
+    return b64encode(digest[:18])
+
+
+async def block_sender(node: Node, member_id: str, origin: object, sender: object) -> int:
+    """Block a sender's handle (as it came with their messages); drop what is waiting from them.
+
+    Raises:
+        MalformedMessage: if the origin or handle is not one a message could carry.
+    """
+    origin_url, handle = _block_key(origin, sender)
+    async with node.database.transaction() as session:
+        return await BlockStore(session).add(member_id, origin_url, handle, node.clock())
+
+
+async def unblock_sender(node: Node, member_id: str, origin: object, sender: object) -> bool:
+    origin_url, handle = _block_key(origin, sender)
+    async with node.database.transaction() as session:
+        return await BlockStore(session).remove(member_id, origin_url, handle)
+
+
+async def blocks_of(node: Node, member_id: str) -> list[dict[str, Any]]:
+    async with node.database.transaction() as session:
+        blocks = await BlockStore(session).of_member(member_id)
+    return [{"origin": origin, "sender": sender, "created_at": at} for origin, sender, at in blocks]
+
+
+def _block_key(origin: object, sender: object) -> tuple[str, str]:
+    if not isinstance(sender, str) or not 1 <= len(sender) <= MAX_HANDLE or not set(sender) <= _MESSAGE_ID:
+        raise MalformedMessage("sender must be the handle a message came with")
+    try:
+        return addresses.normalize_base_url(_text(origin, "origin", 300)), sender
+    except addresses.NotABaseUrl as exc:
+        raise InvalidField("origin", exc.problem) from exc
 
 
 async def receive(node: Node, member_id: str, device_id: str, limit: int) -> list[StoredMessage]:
@@ -246,11 +303,12 @@ async def acknowledge(node: Node, member_id: str, device_id: str, message_ids: l
 
 async def accept_delivery(
     node: Node, peer: str, txn_id: object, items: object
-) -> tuple[list[dict[str, Any]], set[tuple[str, str]]]:
+) -> tuple[list[dict[str, Any]], set[tuple[str, str]], int]:
     """Store a batch of sealed messages a peer delivers, answering per item. A transaction id seen
     before gets the answer it got then; a message id seen before is a duplicate, not stored again.
 
-    Returns the per-item results and the (member, device) mailboxes that received something.
+    Returns the per-item results, the (member, device) mailboxes that received something, and how
+    many messages were dropped because their recipient blocked the sender.
     """
     if not isinstance(txn_id, str) or not 1 <= len(txn_id) <= 64:
         raise MalformedMessage("txn must be a string of 1 to 64 characters")
@@ -261,41 +319,47 @@ async def accept_delivery(
         mailbox = MailboxStore(session)
         recorded = await mailbox.recorded_transaction(peer, txn_id)
         if recorded is not None:
-            return json.loads(recorded), set()
+            return json.loads(recorded), set(), 0
         devices = _DeviceCheck(session)
         results: list[dict[str, Any]] = [{}] * len(items)
-        entries: list[tuple[int, tuple[str, str, str, bytes]]] = []
+        entries: list[tuple[int, Envelope]] = []
         for index, item in enumerate(items):
             try:
-                entry = _delivered_item(item)
+                entry = _delivered_item(item, peer)
             except (MalformedMessage, InvalidField) as exc:
                 results[index] = _rejected(item.get("id") if isinstance(item, dict) else None, exc)
                 continue
-            error = await devices.missing(entry[0], entry[1])
+            error = await devices.missing(entry.member, entry.device)
             if error is not None:
-                results[index] = _rejected(entry[2], error)
+                results[index] = _rejected(entry.message_id, error)
                 continue
             entries.append((index, entry))
-        fresh = await mailbox.deliver([entry for _, entry in entries], now)
+        outcomes = await mailbox.deliver([entry for _, entry in entries], now)
         touched: set[tuple[str, str]] = set()
-        for (index, entry), new in zip(entries, fresh, strict=True):
-            results[index] = {"id": entry[2], "status": DELIVERED if new else DUPLICATE}
-            if new:
-                touched.add((entry[0], entry[1]))
+        for (index, entry), outcome in zip(entries, outcomes, strict=True):
+            # A blocked sender is told "delivered": a block is never revealed to the one blocked.
+            results[index] = {
+                "id": entry.message_id,
+                "status": DUPLICATE if outcome is Outcome.DUPLICATE else DELIVERED,
+            }
+            if outcome is Outcome.NEW:
+                touched.add((entry.member, entry.device))
         await mailbox.record_transaction(peer, txn_id, json.dumps(results), now)
-    return results, touched
+    return results, touched, sum(1 for outcome in outcomes if outcome is Outcome.BLOCKED)
 
 
-def _delivered_item(item: object) -> tuple[str, str, str, bytes]:
+def _delivered_item(item: object, peer: str) -> Envelope:
     if not isinstance(item, dict):
         raise MalformedMessage("each message is an object")
-    member, device, message_id = item.get("member"), item.get("device"), item.get("id")
+    member, device, message_id, sender = item.get("member"), item.get("device"), item.get("id"), item.get("sender", "")
     if not isinstance(member, str) or not isinstance(device, str) or not isinstance(item.get("ciphertext"), str):
         raise MalformedMessage("a message has member, device and ciphertext")
+    if not isinstance(sender, str) or len(sender) > MAX_HANDLE or not set(sender) <= _MESSAGE_ID:
+        raise MalformedMessage(f"sender is a handle of at most {MAX_HANDLE} characters of A-Z a-z 0-9 - _")
     ciphertext = b64decode(item["ciphertext"], field="ciphertext")
     _check_message(message_id, ciphertext)
     assert isinstance(message_id, str)
-    return member, device, message_id, ciphertext
+    return Envelope(member, device, message_id, ciphertext, sender, peer)
 
 
 def _rejected(message_id: object, error: Exception) -> dict[str, Any]:

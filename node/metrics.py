@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -26,6 +27,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.messages_blocked = Counter(
+            "mentornet_messages_blocked",
+            "Messages dropped because their recipient blocked the sender.",
+            registry=self.registry,
+        )
         self.db_seconds = Histogram(
             "mentornet_db_query_seconds",
             "Database statement durations, by operation.",
@@ -39,3 +45,6 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+METRICS = web.AppKey("metrics", Metrics)

@@ -47,6 +47,7 @@ _COUNTS = _object(
 _DEVICE = [{"name": "device", "in": "path", "required": True, "schema": _TEXT}]
 _INTEGER = {"type": "integer"}
 _ROLE = {"type": "string", "enum": ["mentee", "mentor"]}
+_BLOCK = _object({"origin": _TEXT, "sender": _TEXT, "created_at": _INTEGER})
 _REQUEST_ID = [{"name": "request_id", "in": "path", "required": True, "schema": _TEXT}]
 _MENTORSHIP = _object(
     {
@@ -171,8 +172,26 @@ OPENAPI: dict[str, Any] = {
                 body=_object({"messages": {"type": "array", "maxItems": 100}}),
             ),
             "get": _op(
-                "Receive a device's sealed messages, oldest first (long poll with wait, at most 30 s)",
-                _json(_object({"messages": {"type": "array"}})),
+                "Receive a device's sealed messages, oldest first (long poll with wait, at most 30 s); "
+                "each with the sender's opaque handle and home node, to block by",
+                _json(
+                    _object(
+                        {
+                            "messages": {
+                                "type": "array",
+                                "items": _object(
+                                    {
+                                        "id": _TEXT,
+                                        "ciphertext": _TEXT,
+                                        "received_at": _INTEGER,
+                                        "sender": _TEXT,
+                                        "origin": _TEXT,
+                                    }
+                                ),
+                            }
+                        }
+                    )
+                ),
                 parameters=[
                     {"name": "device", "in": "query", "required": True, "schema": _TEXT},
                     {"name": "wait", "in": "query", "required": False, "schema": {"type": "number"}},
@@ -186,6 +205,22 @@ OPENAPI: dict[str, Any] = {
                 _json(_object({"acknowledged": {"type": "integer"}})),
                 body=_object({"device": _TEXT, "ids": {"type": "array", "items": _TEXT}}),
             )
+        },
+        "/client/v1/blocks": {
+            "get": _op(
+                "The senders this member blocked (origin node and handle)",
+                _json(_object({"blocks": {"type": "array", "items": _BLOCK}})),
+            ),
+            "post": _op(
+                "Block a sender by the origin and handle their messages came with; drops what waits from them",
+                _json(_object({"blocked": {"type": "boolean"}, "dropped": _INTEGER}), "Blocked"),
+                body=_object({"origin": _TEXT, "sender": _TEXT}),
+            ),
+            "delete": _op(
+                "Unblock a sender",
+                _json(_object({"unblocked": {"type": "boolean"}})),
+                body=_object({"origin": _TEXT, "sender": _TEXT}),
+            ),
         },
         "/client/v1/mentorships": {
             "get": _op(

@@ -25,6 +25,7 @@ from node.errors import PeerError, PeerRefused
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, authenticate, counted, json_object, signed_json
 from node.messaging import MAX_BATCH_BYTES, MAX_MESSAGE_BATCH, REJECTED, accept_delivery, key_bundles
+from node.metrics import METRICS
 from node.signing_keys import KeySet
 from node.storage.messaging import OutboxStore, StoredMessage
 from node.storage.peers import StoredPeer
@@ -44,7 +45,11 @@ async def _receive_messages(request: web.Request) -> web.Response:
     peer, body = await authenticate(request)
     context = request.app[FEDERATION]
     payload = json_object(body, '{"txn": ..., "messages": [...]}')
-    results, touched = await accept_delivery(context.node, peer.base_url, payload.get("txn"), payload.get("messages"))
+    results, touched, blocked = await accept_delivery(
+        context.node, peer.base_url, payload.get("txn"), payload.get("messages")
+    )
+    if blocked:
+        request.app[METRICS].messages_blocked.inc(blocked)
     for member_id, device_id in touched:
         context.mailboxes.notify(member_id, device_id)
     return await signed_json(request, {"results": results})
@@ -120,6 +125,7 @@ async def _deliver_batch(client: FederationClient, peer: StoredPeer, keys: KeySe
                     "member": item.member_id,
                     "device": item.device_id,
                     "ciphertext": b64encode(item.ciphertext),
+                    "sender": item.sender,
                 }
                 for item in batch
             ],

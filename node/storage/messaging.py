@@ -4,6 +4,7 @@ de-duplication records. Ciphertexts are opaque bytes here; nothing in this modul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import delete, func, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,7 @@ from sqlmodel import col, select
 
 from node.storage.sql import insert
 from node.storage.tables import (
+    BlockRow,
     DeviceRow,
     InboundTransactionRow,
     MailboxRow,
@@ -42,6 +44,27 @@ class StoredMessage:
     ciphertext: bytes
     at: int
     peer: str = ""
+    sender: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A sealed message for one device, with all a node may know of its sender: an opaque handle
+    that the sender's home node (``origin``) gives the sender for this recipient."""
+
+    member: str
+    device: str
+    message_id: str
+    ciphertext: bytes
+    sender: str = ""
+    origin: str = ""
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    BLOCKED = "blocked"  # the recipient blocked the sender: dropped, and never said so to the sender
 
 
 class DeviceStore:
@@ -138,13 +161,13 @@ class MailboxStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def deliver(self, entries: list[tuple[str, str, str, bytes]], now: int) -> list[bool]:
-        """Put messages (member, device, message id, ciphertext) in mailboxes, in order; for each,
-        ``False`` if its id was delivered to that device before (then it is not stored again).
+    async def deliver(self, entries: list[Envelope], now: int) -> list[Outcome]:
+        """Put messages in mailboxes, in order. A message id delivered to that device before is a
+        duplicate (not stored again); one from a sender the recipient blocked is dropped.
 
-        Two statements for the batch: which ids were seen, then the new rows. A concurrent writer
-        of the same id (only a misbehaving peer would be one) makes the transaction fail on the
-        primary key instead of storing the message twice.
+        A few statements for the batch: which ids were seen, which senders are blocked, then the
+        new rows. A concurrent writer of the same id (only a misbehaving peer would be one) makes
+        the transaction fail on the primary key instead of storing the message twice.
         """
         if not entries:
             return []
@@ -155,29 +178,47 @@ class MailboxStore:
             for member, device, message in await connection.execute(
                 select(seen_table.c.member_id, seen_table.c.device_id, seen_table.c.message_id).where(
                     tuple_(seen_table.c.member_id, seen_table.c.device_id, seen_table.c.message_id).in_(
-                        {(member, device, message) for member, device, message, _ in entries}
+                        {(e.member, e.device, e.message_id) for e in entries}
                     )
                 )
             )
         }
-        fresh: list[bool] = []
-        for member, device, message, _ciphertext in entries:
-            fresh.append((member, device, message) not in known)
-            known.add((member, device, message))
-        stored = [entry for entry, new in zip(entries, fresh, strict=True) if new]
-        if stored:
+        blocked = await BlockStore(self._session).blocked({(e.member, e.origin, e.sender) for e in entries if e.sender})
+        outcomes: list[Outcome] = []
+        for e in entries:
+            key = (e.member, e.device, e.message_id)
+            if key in known:
+                outcomes.append(Outcome.DUPLICATE)
+            else:
+                outcomes.append(Outcome.BLOCKED if (e.member, e.origin, e.sender) in blocked else Outcome.NEW)
+            known.add(key)
+        seen = [e for e, outcome in zip(entries, outcomes, strict=True) if outcome is not Outcome.DUPLICATE]
+        stored = [e for e, outcome in zip(entries, outcomes, strict=True) if outcome is Outcome.NEW]
+        if seen:
             await connection.execute(
                 insert(connection.dialect, seen_table),
-                [{"member_id": m, "device_id": d, "message_id": i, "seen_at": now} for m, d, i, _ in stored],
+                [
+                    {"member_id": e.member, "device_id": e.device, "message_id": e.message_id, "seen_at": now}
+                    for e in seen
+                ],
             )
+        if stored:
             await connection.execute(
                 insert(connection.dialect, MailboxRow.__table__),  # type: ignore[attr-defined]
                 [
-                    {"member_id": m, "device_id": d, "message_id": i, "ciphertext": c, "received_at": now}
-                    for m, d, i, c in stored
+                    {
+                        "member_id": e.member,
+                        "device_id": e.device,
+                        "message_id": e.message_id,
+                        "ciphertext": e.ciphertext,
+                        "received_at": now,
+                        "sender": e.sender,
+                        "origin": e.origin,
+                    }
+                    for e in stored
                 ],
             )
-        return fresh
+        return outcomes
 
     async def pending(self, member_id: str, device_id: str, limit: int) -> list[StoredMessage]:
         rows = (
@@ -224,15 +265,23 @@ class OutboxStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, entries: list[tuple[str, str, str, str, bytes]], now: int) -> None:
-        """Queue messages (peer, member, device, message id, ciphertext), in order, in one statement."""
+    async def add(self, entries: list[tuple[str, Envelope]], now: int) -> None:
+        """Queue messages for their peers (peer, envelope), in order, in one statement."""
         if entries:
             connection = await self._session.connection()
             await connection.execute(
                 insert(connection.dialect, OutboxRow.__table__),  # type: ignore[attr-defined]
                 [
-                    {"peer": p, "member_id": m, "device_id": d, "message_id": i, "ciphertext": c, "created_at": now}
-                    for p, m, d, i, c in entries
+                    {
+                        "peer": peer,
+                        "member_id": e.member,
+                        "device_id": e.device,
+                        "message_id": e.message_id,
+                        "ciphertext": e.ciphertext,
+                        "created_at": now,
+                        "sender": e.sender,
+                    }
+                    for peer, e in entries
                 ],
             )
 
@@ -264,10 +313,59 @@ class OutboxStore:
 
 def envelope_size(ciphertext_bytes: int) -> int:
     """An upper bound of one message's share of a delivery request: base64url of the ciphertext
-    plus the JSON of its ids (at most 64 + 36 + 32 characters) and punctuation."""
-    return (ciphertext_bytes * 4 + 2) // 3 + 200
+    plus the JSON of its ids and sender handle (at most 64 + 36 + 32 + 64 characters) and punctuation."""
+    return (ciphertext_bytes * 4 + 2) // 3 + 300
 
 
 def _message(row_id: int | None, row: MailboxRow | OutboxRow, at: int, *, peer: str = "") -> StoredMessage:
     assert row_id is not None
-    return StoredMessage(row_id, row.message_id, row.member_id, row.device_id, row.ciphertext, at, peer)
+    origin = row.origin if isinstance(row, MailboxRow) else ""
+    return StoredMessage(
+        row_id, row.message_id, row.member_id, row.device_id, row.ciphertext, at, peer, row.sender, origin
+    )
+
+
+class BlockStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def blocked(self, candidates: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which (member, origin, sender handle) triples are blocked."""
+        if not candidates:
+            return set()
+        rows = await self._session.execute(
+            select(col(BlockRow.member_id), col(BlockRow.origin), col(BlockRow.sender)).where(
+                tuple_(col(BlockRow.member_id), col(BlockRow.origin), col(BlockRow.sender)).in_(candidates)
+            )
+        )
+        return {(m, o, s) for m, o, s in rows.all()}
+
+    async def add(self, member_id: str, origin: str, sender: str, now: int) -> int:
+        """Block a sender, and drop what the member has not fetched from them yet; return how many."""
+        if await self._session.get(BlockRow, (member_id, origin, sender)) is None:
+            self._session.add(BlockRow(member_id=member_id, origin=origin, sender=sender, created_at=now))
+        result = await self._session.execute(
+            delete(MailboxRow).where(
+                col(MailboxRow.member_id) == member_id,
+                col(MailboxRow.origin) == origin,
+                col(MailboxRow.sender) == sender,
+            )
+        )
+        await self._session.flush()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def remove(self, member_id: str, origin: str, sender: str) -> bool:
+        result = await self._session.execute(
+            delete(BlockRow).where(
+                col(BlockRow.member_id) == member_id, col(BlockRow.origin) == origin, col(BlockRow.sender) == sender
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def of_member(self, member_id: str) -> list[tuple[str, str, int]]:
+        rows = await self._session.execute(
+            select(col(BlockRow.origin), col(BlockRow.sender), col(BlockRow.created_at))
+            .where(col(BlockRow.member_id) == member_id)
+            .order_by(col(BlockRow.created_at))
+        )
+        return [(o, s, int(t)) for o, s, t in rows.all()]

@@ -267,6 +267,8 @@ class MailboxRow(SQLModel, table=True):
     message_id: str = Field(max_length=64)
     ciphertext: bytes = Field(sa_column=_blob())
     received_at: int = Field(sa_column=_time())
+    sender: str = Field(default="", max_length=64)  # the sender's handle, from their home node
+    origin: str = Field(default="", max_length=300)  # the sender's home node
 
 
 class SeenMessageRow(SQLModel, table=True):
@@ -294,6 +296,7 @@ class OutboxRow(SQLModel, table=True):
     device_id: str = Field(max_length=32)
     ciphertext: bytes = Field(sa_column=_blob())
     created_at: int = Field(sa_column=_time())
+    sender: str = Field(default="", max_length=64)
 
 
 class InboundTransactionRow(SQLModel, table=True):
@@ -334,3 +337,29 @@ class MentorPlacesRow(SQLModel, table=True):
 
     member_id: str = Field(foreign_key="members.id", primary_key=True, max_length=36)
     capacity: int
+
+
+class BlockRow(SQLModel, table=True):
+    """A member blocks a sender: messages with this handle from this node are dropped."""
+
+    __tablename__ = "blocks"
+
+    member_id: str = Field(foreign_key="members.id", primary_key=True, max_length=36)
+    origin: str = Field(primary_key=True, max_length=300)
+    sender: str = Field(primary_key=True, max_length=64)
+    created_at: int = Field(sa_column=_time())
+
+
+class AbuseReportRow(SQLModel, table=True):
+    """A report about one of our members, with the evidence the reporter chose to reveal (sealed)."""
+
+    __tablename__ = "abuse_reports"
+    __table_args__ = (Index("ix_abuse_reports_status", "status", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    reported_member: str = Field(max_length=36)
+    origin: str = Field(max_length=300)
+    sealed: bytes = Field(sa_column=_blob())
+    status: str = Field(max_length=16)
+    created_at: int = Field(sa_column=_time())
+    resolved_at: int | None = Field(default=None, sa_column=_time(nullable=True))

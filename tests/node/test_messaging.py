@@ -26,17 +26,20 @@ from node.messaging import (
     accept_delivery,
     acknowledge,
     add_prekeys,
+    block_sender,
     key_bundles,
     outgoing,
     prekey_counts,
     receive,
     register_device,
     send,
+    sender_handle,
+    unblock_sender,
 )
 from node.openapi import OPENAPI
 from protocol.devices import BundleWire, PreKeyWire, build_device_list
 from protocol.encoding import b64encode
-from protocol.errors import BadSignature, InvalidField
+from protocol.errors import BadSignature, InvalidField, MalformedMessage
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]  # type: ignore[type-arg]
 
@@ -128,22 +131,23 @@ async def test_a_device_list_for_another_member_is_refused(node: Node) -> None:
 async def test_a_local_message_waits_until_acknowledged_and_is_never_stored_twice(node: Node) -> None:
     member_id, _ = await registered(node)
     message = outgoing(Recipient(node.config.base_url, member_id, "main"), "m1", b"sealed-1")
-    assert await send(node, [message, message], []) == [
-        {"id": "m1", "status": "delivered"},
-        {"id": "m1", "status": DUPLICATE},
-    ]
+    assert await send(node, "sender", [message, message], []) == (
+        [{"id": "m1", "status": "delivered"}, {"id": "m1", "status": DUPLICATE}],
+        0,
+    )
     waiting = await receive(node, member_id, "main", 10)
     assert [(m.message_id, m.ciphertext) for m in waiting] == [("m1", b"sealed-1")]
     assert await acknowledge(node, member_id, "main", ["m1"]) == 1
     assert await receive(node, member_id, "main", 10) == []
-    assert (await send(node, [message], []))[0]["status"] == DUPLICATE  # remembered after deletion
+    assert (await send(node, "sender", [message], []))[0][0]["status"] == DUPLICATE  # remembered after deletion
 
 
 async def test_each_message_of_a_send_is_answered_on_its_own(node: Node) -> None:
     member_id, _ = await registered(node)
     here = node.config.base_url
-    results = await send(
+    results, _ = await send(
         node,
+        "sender",
         [
             outgoing(Recipient(here, member_id, "tablet"), "m1", b"x"),
             outgoing(Recipient("https://elsewhere.example", member_id, "main"), "m2", b"x"),
@@ -177,15 +181,43 @@ async def test_a_repeated_delivery_transaction_gets_the_same_answer_and_stores_o
         {"id": "a2", "member": "nobody", "device": "main", "ciphertext": b64encode(b"two")},
         {"id": "a3", "member": member_id, "device": "main"},
     ]
-    first, touched = await accept_delivery(node, "https://peer.example", "txn-1", items)
+    first, touched, _ = await accept_delivery(node, "https://peer.example", "txn-1", items)
     assert [r["status"] for r in first] == ["delivered", "rejected", "rejected"]
     assert [r.get("error") for r in first] == [None, "unknown_recipient", "malformed"]
     assert touched == {(member_id, "main")}
-    again, _ = await accept_delivery(node, "https://peer.example", "txn-1", items)
+    again, _, _ = await accept_delivery(node, "https://peer.example", "txn-1", items)
     assert again == first
-    retried, _ = await accept_delivery(node, "https://peer.example", "txn-2", items[:1])
+    retried, _, _ = await accept_delivery(node, "https://peer.example", "txn-2", items[:1])
     assert retried[0]["status"] == DUPLICATE
     assert len(await receive(node, member_id, "main", 10)) == 1
+
+
+async def test_a_blocked_senders_messages_are_dropped_and_the_sender_is_not_told(node: Node) -> None:
+    member_id, _ = await registered(node)
+    here = Recipient(node.config.base_url, member_id, "main")
+    handle = sender_handle(node, "pest", here)
+    assert handle != sender_handle(node, "friend", here)
+    assert handle != sender_handle(node, "pest", Recipient(node.config.base_url, "someone-else", "main"))
+    await send(node, "pest", [outgoing(here, "p1", b"unread")], [])
+    assert await block_sender(node, member_id, node.config.base_url, handle) == 1  # the waiting one goes too
+
+    results, blocked = await send(node, "pest", [outgoing(here, "p2", b"x")], [])
+    assert results == [{"id": "p2", "status": "delivered"}] and blocked == 1
+    remote = [{"id": "r1", "member": member_id, "device": "main", "ciphertext": b64encode(b"x"), "sender": "h1"}]
+    await block_sender(node, member_id, "https://peer.example", "h1")
+    answered, touched, dropped = await accept_delivery(node, "https://peer.example", "txn-9", remote)
+    assert answered[0]["status"] == "delivered" and touched == set() and dropped == 1
+    await send(node, "friend", [outgoing(here, "f1", b"welcome")], [])
+    assert [m.message_id for m in await receive(node, member_id, "main", 10)] == ["f1"]
+
+    assert await unblock_sender(node, member_id, node.config.base_url, handle)
+    await send(node, "pest", [outgoing(here, "p3", b"again")], [])
+    assert [(m.message_id, m.sender) for m in await receive(node, member_id, "main", 10)] == [
+        ("f1", sender_handle(node, "friend", here)),
+        ("p3", handle),
+    ]
+    with pytest.raises(MalformedMessage):
+        await block_sender(node, member_id, node.config.base_url, "not a handle!")
 
 
 def _app(config: NodeConfig) -> web.Application:
