@@ -26,6 +26,7 @@ from cli.keys import audit, keys
 from cli.members import member
 from cli.output import emit, progress_printer
 from cli.report import report
+from cli.safety import reports
 from node.backup import create_backup, restore_backup
 from node.config import DEFAULT_PORT, KEY_FILE, NodeConfig, UnlockMethod, load_config
 from node.errors import NodeError, NodeNotInitialised
@@ -270,7 +271,7 @@ def main() -> None:
     cli(prog_name="mentornet")
 
 
-for command in (member, keys, audit, peer, discover, client, demo, report):
+for command in (member, keys, audit, peer, discover, client, demo, report, reports):
     cli.add_command(command)
 
 

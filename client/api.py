@@ -75,6 +75,15 @@ class NodeApi:
     async def mentors(self, params: list[tuple[str, str]]) -> dict[str, Any]:
         return await self._call("GET", "/client/v1/mentors", params=params)
 
+    async def block(self, origin: str, sender: str) -> dict[str, Any]:
+        return await self._call("POST", "/client/v1/blocks", {"origin": origin, "sender": sender})
+
+    async def unblock(self, origin: str, sender: str) -> dict[str, Any]:
+        return await self._call("DELETE", "/client/v1/blocks", {"origin": origin, "sender": sender})
+
+    async def report(self, report: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/client/v1/reports", report)
+
     async def mentorships(self) -> list[dict[str, Any]]:
         return list((await self._call("GET", "/client/v1/mentorships"))["mentorships"])
 

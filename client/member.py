@@ -245,6 +245,8 @@ class MemberClient:
 
     async def _sessions_for(self, api: NodeApi, to: Address) -> dict[str, dict[str, Any]]:
         """The sessions with each of a contact's devices, starting new ones from fresh bundles."""
+        if str(to) in self.state.get("blocked", {}):
+            raise ClientError(f"you blocked {to}; unblock them first ('mentornet client unblock {to}')")
         contact = self.state["contacts"].get(str(to))
         if contact and contact.get("verified_key") and contact["verified_key"] != contact["identity_key"]:
             raise IdentityChanged(
@@ -362,6 +364,7 @@ class MemberClient:
             self._save()
             if done:
                 await api.acknowledge(DEVICE, done)
+            await self._block_at_node(api)
         try:  # upkeep: a failure here must not hide the messages just received
             if received:
                 await self.refill_prekeys()
@@ -428,6 +431,10 @@ class MemberClient:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             self._note_dropped(f"a message from {sender} that is not an event")
             return None
+        self._learn_handle(sender, message)
+        if str(sender) in self.state.setdefault("blocked", {}):
+            self.state["seen"] = (self.state["seen"] + [message.get("id")])[-MAX_SEEN:]
+            return None  # blocked: dropped here too, until the node drops them itself
         self._remember(sender, "in", event)
         self.state["seen"] = (self.state["seen"] + [message.get("id")])[-MAX_SEEN:]
         return Received(sender, event)
@@ -469,6 +476,67 @@ class MemberClient:
             ],
         }
         return plaintext
+
+    # --- safety -------------------------------------------------------------------------------
+
+    async def block(self, who: Address) -> bool:
+        """Block a member: their messages are dropped here at once and, as soon as the handle their
+        messages carry is known (from any message of theirs), at the home node too. Returns whether
+        the node already drops them."""
+        self.state.setdefault("blocked", {})[str(who)] = {"at_node": False}
+        self._save()
+        async with self.api() as api:
+            await self._block_at_node(api)
+        return bool(self.state["blocked"][str(who)]["at_node"])
+
+    async def unblock(self, who: Address) -> None:
+        entry = self.state.setdefault("blocked", {}).pop(str(who), None)
+        self._save()
+        handle = self.state.setdefault("handles", {}).get(str(who))
+        if entry and entry.get("at_node") and handle:
+            async with self.api() as api:
+                await api.unblock(handle["origin"], handle["sender"])
+
+    def blocked(self) -> dict[str, bool]:
+        return {who: bool(entry.get("at_node")) for who, entry in self.state.setdefault("blocked", {}).items()}
+
+    async def report(self, who: Address, reason: str, evidence_ids: list[str], *, anonymous: bool = False) -> str:
+        """Report a member to their home node's operator with the messages chosen as evidence
+        (their content is revealed to that operator); return the report's id there."""
+        history = {str(item.get("id")): item for item in self.state["conversations"].get(str(who), [])}
+        missing = [message_id for message_id in evidence_ids if message_id not in history]
+        if missing:
+            raise ClientError(f"no message {missing[0]} in your conversation with {who}")
+        evidence = [history[message_id] for message_id in evidence_ids]
+        body = {
+            "node": who.node,
+            "member": who.member,
+            "reason": reason,
+            "evidence": evidence,
+            "reporter": None if anonymous else str(self.address),
+        }
+        async with self.api() as api:
+            answer = await api.report(body)
+        return str(answer["report_id"])
+
+    def _learn_handle(self, sender: Address, message: dict[str, Any]) -> None:
+        """Remember the handle a sender's messages carry (only if they came from the sender's own node)."""
+        handle, origin = message.get("sender"), message.get("origin")
+        if isinstance(handle, str) and handle and isinstance(origin, str):
+            try:
+                same_node = normalize_base_url(origin) == sender.node
+            except NotABaseUrl:
+                same_node = False
+            if same_node:
+                self.state.setdefault("handles", {})[str(sender)] = {"origin": sender.node, "sender": handle}
+
+    async def _block_at_node(self, api: NodeApi) -> None:
+        handles = self.state.setdefault("handles", {})
+        for who, entry in self.state.setdefault("blocked", {}).items():
+            if not entry.get("at_node") and who in handles:
+                await api.block(handles[who]["origin"], handles[who]["sender"])
+                entry["at_node"] = True
+                self._save()
 
     # --- contacts -----------------------------------------------------------------------------
 

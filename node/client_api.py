@@ -17,6 +17,7 @@ from node.errors import Conflict, NotFound, PeerRefused, RequestRejected, Unauth
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, RateLimiter, json_object
 from node.federation.messages import fetch_remote_keys
+from node.federation.reports import file_report
 from node.members import hash_token, member_for_token, redeem_invite
 from node.messaging import (
     DELIVERED,
@@ -43,6 +44,7 @@ from protocol.encoding import b64decode, b64encode
 from protocol.errors import MalformedMessage
 from protocol.lifecycle import Action, Actor
 from protocol.member import validate_timezone
+from protocol.safety import make_report
 
 INDEX = web.AppKey("mentor_index", MentorIndex)
 CLIENT_LIMITER = web.AppKey("client_limiter", RateLimiter)
@@ -66,6 +68,7 @@ def add_routes(app: web.Application, requests_per_minute: int) -> None:
     app.router.add_get("/client/v1/blocks", _blocks)
     app.router.add_post("/client/v1/blocks", _block)
     app.router.add_delete("/client/v1/blocks", _unblock)
+    app.router.add_post("/client/v1/reports", _report)
     app.router.add_get("/client/v1/mentorships", _mentorships)
     app.router.add_post("/client/v1/mentorships", _open_request)
     app.router.add_post("/client/v1/mentorships/{request_id}/moves", _move)
@@ -279,6 +282,19 @@ async def _unblock(request: web.Request) -> web.Response:
     body = await _json_body(request)
     removed = await unblock_sender(request.app[FEDERATION].node, member_id, body.get("origin"), body.get("sender"))
     return web.json_response({"unblocked": removed})
+
+
+async def _report(request: web.Request) -> web.Response:
+    """Report a member to their home node's operator, with the evidence the member chose to reveal."""
+    member_id = await _member(request)
+    body = await _json_body(request)
+    context = request.app[FEDERATION]
+    home = addresses.normalize_base_url(str(body.get("node", "")))
+    report = make_report({k: body.get(k) for k in ("member", "reason", "evidence", "reporter")})
+    if report.reporter is not None and report.reporter != f"{member_id}@{context.origin}":
+        raise MalformedMessage("reporter must be your own address, or null to report anonymously")
+    report_id = await file_report(context, home, report)
+    return web.json_response({"report_id": report_id, "node": home}, status=201)
 
 
 async def _mentorships(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@
     root key --HKDF("mentornet/v1/unlock-check")--> check key  -> check value stored in unlock_params
     root key --HKDF("mentornet/v1/blind-index")-->  blind-index key (keyed e-mail look-ups)
     root key --HKDF("mentornet/v1/audit")-->        audit-chain key
+    root key --HKDF("mentornet/v1/reports")-->      abuse-report key (reports about our members)
     root key --HKDF(salt_v, "mentornet/v1/kek")-->  KEK version v
     KEK v   --AES-256-GCM--> each member's random data key, each node signing key's seed
 
@@ -87,6 +88,7 @@ class Keyring:
         self._hkdf_salt = hkdf_salt
         self.blind_index_key = crypto.derive_subkey(root_key, "blind-index", salt=hkdf_salt)
         self.audit_key = crypto.derive_subkey(root_key, "audit", salt=hkdf_salt)
+        self.reports_key = crypto.derive_subkey(root_key, "reports", salt=hkdf_salt)
         self._keks: dict[tuple[int, bytes], bytes] = {}
 
     @classmethod

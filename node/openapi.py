@@ -222,6 +222,22 @@ OPENAPI: dict[str, Any] = {
                 body=_object({"origin": _TEXT, "sender": _TEXT}),
             ),
         },
+        "/client/v1/reports": {
+            "post": _op(
+                "Report a member to their home node's operator, with the evidence you choose to reveal",
+                _json(_object({"report_id": _TEXT, "node": _TEXT}), "Delivered to the member's home node"),
+                body=_object(
+                    {
+                        "node": _TEXT,
+                        "member": _TEXT,
+                        "reason": _TEXT,
+                        "evidence": {"type": "array", "maxItems": 20, "items": {"type": "object"}},
+                        "reporter": {"type": ["string", "null"]},
+                    },
+                    ["node", "member", "reason"],
+                ),
+            )
+        },
         "/client/v1/mentorships": {
             "get": _op(
                 "This member's side of their mentorship requests (state and times only)",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,19 +29,6 @@ from protocol.encoding import b64decode, b64encode
 from tests.node.federation.cluster import RunningNode, peered_cluster
 
 PASSPHRASE = "correct horse battery staple"
-
-
-@pytest.fixture
-async def two_nodes(tmp_path: Path) -> AsyncIterator[list[RunningNode]]:
-    async with peered_cluster(tmp_path, ["A", "B"]) as nodes:
-        yield nodes
-
-
-@pytest.fixture
-async def pair(two_nodes: list[RunningNode], tmp_path: Path) -> tuple[MemberClient, MemberClient]:
-    """A mentee registered at node A and a mentor at node B."""
-    a, b = two_nodes
-    return await member_at(a, "Mina", "mentee", tmp_path), await member_at(b, "Carlos", "mentor", tmp_path)
 
 
 async def member_at(node: RunningNode, name: str, role: str, keystores: Path) -> MemberClient:
