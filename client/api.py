@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -84,6 +85,12 @@ class NodeApi:
     async def report(self, report: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", "/client/v1/reports", report)
 
+    async def upload_blob(self, ciphertext: bytes) -> dict[str, Any]:
+        return await self._call("POST", "/client/v1/blobs", raw=ciphertext)
+
+    async def blob_chunk(self, node: str, blob_id: str, offset: int) -> dict[str, Any]:
+        return await self._call("GET", f"/client/v1/blobs/{blob_id}", params={"node": node, "offset": str(offset)})
+
     async def mentorships(self) -> list[dict[str, Any]]:
         return list((await self._call("GET", "/client/v1/mentorships"))["mentorships"])
 
@@ -99,13 +106,18 @@ class NodeApi:
     async def session_held(self, request_id: str) -> dict[str, Any]:
         return await self._call("POST", f"/client/v1/mentorships/{request_id}/sessions", {})
 
-    async def _call(self, method: str, path: str, body: Any = None, *, params: Any = None) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, body: Any = None, *, params: Any = None, raw: bytes | None = None
+    ) -> dict[str, Any]:
         if self._session is None:
             raise RuntimeError("use NodeApi as 'async with NodeApi(...) as api'")
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        data = None if body is None else json.dumps(body)
+        data: str | io.BytesIO | None = None if body is None else json.dumps(body)
         if data is not None:
             headers["Content-Type"] = "application/json"
+        if raw is not None:
+            data = io.BytesIO(raw)  # streamed: a large bytes body would hold up the event loop
+            headers["Content-Type"] = "application/octet-stream"
         try:
             async with self._session.request(
                 method, self.base_url + path, headers=headers, data=data, params=params

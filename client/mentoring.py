@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from client.api import ApiError
 from client.calendar import CalendarEntry, sessions_ics
 from client.member import Address, ClientError, MemberClient, Received
+from client.resources import RESOURCE, Resources
 from protocol.errors import ProtocolError
 from protocol.feedback import make_feedback
 from protocol.goals import Goal, Kind, fold, make_op, next_lamport, op_to_json
@@ -350,6 +351,8 @@ class Mentoring:
                 return Update(sender, event, f"{sender}: {event.get('body')}")
             if kind == REQUEST:
                 return await self._on_request(sender, event)
+            if kind == RESOURCE:
+                return Update(sender, event, Resources(self.member).on_event(sender, event))
             record = self.records.get(str(event.get("request")))
             if record is None or record["other"] != str(sender):
                 raise ClientError("it names no mentorship of yours with this member")

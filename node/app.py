@@ -30,7 +30,7 @@ from node.errors import (
     StorageError,
     Unauthorized,
 )
-from node.federation import inbound, messages, reports
+from node.federation import inbound, messages, reports, resources
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, FederationContext
 from node.federation.sync import Synchronizer
@@ -79,6 +79,7 @@ def build_app(
     inbound.add_routes(app)
     messages.add_routes(app)
     reports.add_routes(app)
+    resources.add_routes(app)
     client_api.add_routes(app, config.client_requests_per_minute)
     return app
 

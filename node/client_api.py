@@ -18,6 +18,7 @@ from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, RateLimiter, json_object
 from node.federation.messages import fetch_remote_keys
 from node.federation.reports import file_report
+from node.federation.resources import fetch_chunk
 from node.members import hash_token, member_for_token, redeem_invite
 from node.messaging import (
     DELIVERED,
@@ -38,12 +39,14 @@ from node.messaging import (
 )
 from node.metrics import METRICS
 from node.openapi import OPENAPI
+from node.resources import delete_blob, store_blob
 from protocol import addresses
 from protocol.discovery import parse_window
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import MalformedMessage
 from protocol.lifecycle import Action, Actor
 from protocol.member import validate_timezone
+from protocol.resources import MAX_BLOB_BYTES
 from protocol.safety import make_report
 
 INDEX = web.AppKey("mentor_index", MentorIndex)
@@ -69,6 +72,9 @@ def add_routes(app: web.Application, requests_per_minute: int) -> None:
     app.router.add_post("/client/v1/blocks", _block)
     app.router.add_delete("/client/v1/blocks", _unblock)
     app.router.add_post("/client/v1/reports", _report)
+    app.router.add_post("/client/v1/blobs", _upload_blob)
+    app.router.add_get("/client/v1/blobs/{blob}", _blob_chunk)
+    app.router.add_delete("/client/v1/blobs/{blob}", _delete_blob)
     app.router.add_get("/client/v1/mentorships", _mentorships)
     app.router.add_post("/client/v1/mentorships", _open_request)
     app.router.add_post("/client/v1/mentorships/{request_id}/moves", _move)
@@ -295,6 +301,41 @@ async def _report(request: web.Request) -> web.Response:
         raise MalformedMessage("reporter must be your own address, or null to report anonymously")
     report_id = await file_report(context, home, report)
     return web.json_response({"report_id": report_id, "node": home}, status=201)
+
+
+async def _upload_blob(request: web.Request) -> web.Response:
+    """Keep an encrypted file (the raw body, up to 10 MiB and the sealed format's overhead)."""
+    member_id = await _member(request)
+    declared = request.content_length
+    if declared is not None and declared > MAX_BLOB_BYTES:
+        raise RequestRejected(413, "too_large", f"a shared file is at most {MAX_BLOB_BYTES} bytes of ciphertext")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_BLOB_BYTES:
+            raise RequestRejected(413, "too_large", f"a shared file is at most {MAX_BLOB_BYTES} bytes of ciphertext")
+    blob_id = await store_blob(request.app[FEDERATION].node, member_id, bytes(body))
+    return web.json_response({"id": blob_id, "size": len(body)}, status=201)
+
+
+async def _blob_chunk(request: web.Request) -> web.Response:
+    """A chunk of a shared file's ciphertext, kept here or at the peer named by ``node``."""
+    await _member(request)
+    context = request.app[FEDERATION]
+    home = addresses.normalize_base_url(request.query.get("node", context.origin))
+    try:
+        offset = int(request.query.get("offset", "0"))
+    except ValueError as exc:
+        raise MalformedMessage("offset must be an integer") from exc
+    return web.json_response(await fetch_chunk(context, home, request.match_info["blob"], offset))
+
+
+async def _delete_blob(request: web.Request) -> web.Response:
+    member_id = await _member(request)
+    deleted = await delete_blob(request.app[FEDERATION].node, member_id, request.match_info["blob"])
+    if not deleted:
+        raise NotFound("you have no shared file with that id")
+    return web.json_response({"deleted": True})
 
 
 async def _mentorships(request: web.Request) -> web.Response:

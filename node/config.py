@@ -82,6 +82,8 @@ class NodeConfig:
     invite_ttl_days: int = 7
     max_open_requests: int = 5
     request_ttl_days: int = 14
+    blob_quota_mib: int = 100
+    blob_retention_days: int = 180
     client_requests_per_minute: int = 600
     signing_key_validity_days: int = 365
     federation: FederationSettings = field(default_factory=FederationSettings)
@@ -120,6 +122,8 @@ def validate_config(config: NodeConfig) -> NodeConfig:
         raise ConfigError(f"{where}: server.max_body_bytes must be at least 1024")
     if config.client_requests_per_minute < 1:
         raise ConfigError(f"{where}: members.client_requests_per_minute must be >= 1")
+    if not 0 <= config.blob_quota_mib <= 100_000 or not 1 <= config.blob_retention_days <= 3650:
+        raise ConfigError(f"{where}: members.blob_quota_mib must be 0-100000 and members.blob_retention_days 1-3650")
     if not 1 <= config.max_open_requests <= 100 or not 1 <= config.request_ttl_days <= 90:
         raise ConfigError(f"{where}: members.max_open_requests must be 1-100 and members.request_ttl_days 1-90")
     if config.invite_ttl_days < 1 or config.signing_key_validity_days < 1:
@@ -177,6 +181,10 @@ def load_config(data_dir: Path) -> NodeConfig:
             ),
             max_open_requests=_typed(members.get("max_open_requests", 5), int, "members.max_open_requests", path),
             request_ttl_days=_typed(members.get("request_ttl_days", 14), int, "members.request_ttl_days", path),
+            blob_quota_mib=_typed(members.get("blob_quota_mib", 100), int, "members.blob_quota_mib", path),
+            blob_retention_days=_typed(
+                members.get("blob_retention_days", 180), int, "members.blob_retention_days", path
+            ),
             signing_key_validity_days=_typed(
                 keys.get("signing_key_validity_days", 365), int, "keys.signing_key_validity_days", path
             ),
@@ -217,6 +225,8 @@ def write_config(config: NodeConfig) -> None:
             "client_requests_per_minute": config.client_requests_per_minute,
             "max_open_requests": config.max_open_requests,
             "request_ttl_days": config.request_ttl_days,
+            "blob_quota_mib": config.blob_quota_mib,
+            "blob_retention_days": config.blob_retention_days,
         },
         "metrics": {"allow": list(config.metrics_allow)},
         "federation": asdict(config.federation),

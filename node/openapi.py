@@ -238,6 +238,34 @@ OPENAPI: dict[str, Any] = {
                 ),
             )
         },
+        "/client/v1/blobs": {
+            "post": {
+                "summary": "Keep a shared file's ciphertext (raw body, at most 10 MiB + 29 bytes); "
+                "413 too_large, 507 quota_exceeded",
+                "security": _BEARER,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "responses": {"201": _json(_object({"id": _TEXT, "size": _INTEGER}), "Kept"), **_ERRORS},
+            }
+        },
+        "/client/v1/blobs/{blob}": {
+            "get": _op(
+                "A chunk (at most 2 MiB, base64url) of a shared file kept here or at the peer named by node",
+                _json(_object({"id": _TEXT, "size": _INTEGER, "offset": _INTEGER, "data": _TEXT})),
+                parameters=[
+                    {"name": "blob", "in": "path", "required": True, "schema": _TEXT},
+                    {"name": "node", "in": "query", "required": False, "schema": _TEXT},
+                    {"name": "offset", "in": "query", "required": False, "schema": _INTEGER},
+                ],
+            ),
+            "delete": _op(
+                "Delete one of your shared files",
+                _json(_object({"deleted": {"type": "boolean"}})),
+                parameters=[{"name": "blob", "in": "path", "required": True, "schema": _TEXT}],
+            ),
+        },
         "/client/v1/mentorships": {
             "get": _op(
                 "This member's side of their mentorship requests (state and times only)",

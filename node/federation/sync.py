@@ -24,6 +24,7 @@ from node.federation.inbound import FederationContext
 from node.federation.messages import deliver_outbox
 from node.mentorships import expire_due
 from node.messaging import forget_old
+from node.resources import purge_old_blobs
 from node.storage.announcements import AnnouncementStore
 from node.storage.peers import PeerStore, StoredPeer
 from node.storage.replay import NonceStore
@@ -226,6 +227,8 @@ class Synchronizer:
         await forget_old(self._context.node)
         if await expire_due(self._context.node):
             log.info("unanswered mentorship requests expired")
+        if purged := await purge_old_blobs(self._context.node):
+            log.info("shared files past their retention deleted", extra={"count": purged})
         if expired:
             log.info("expired announcements dropped", extra={"count": expired})
 

@@ -363,3 +363,16 @@ class AbuseReportRow(SQLModel, table=True):
     status: str = Field(max_length=16)
     created_at: int = Field(sa_column=_time())
     resolved_at: int | None = Field(default=None, sa_column=_time(nullable=True))
+
+
+class BlobRow(SQLModel, table=True):
+    """A file a member shares, as the ciphertext their client made (the node has no key to it)."""
+
+    __tablename__ = "blobs"
+    __table_args__ = (Index("ix_blobs_owner", "owner"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(foreign_key="members.id", max_length=36)
+    size: int
+    ciphertext: bytes = Field(sa_column=_blob())
+    created_at: int = Field(sa_column=_time())
