@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from cli import mentoring, resources  # noqa: F401  (register their commands on 'client')
+from cli import groups, mentoring, resources  # noqa: F401  (register their commands on 'client')
 from cli.client import client
 from cli.common import (
     data_dir_option,

@@ -91,6 +91,10 @@ class NodeApi:
     async def blob_chunk(self, node: str, blob_id: str, offset: int) -> dict[str, Any]:
         return await self._call("GET", f"/client/v1/blobs/{blob_id}", params={"node": node, "offset": str(offset)})
 
+    async def groups(self, topic: str | None = None) -> list[dict[str, Any]]:
+        params = {"topic": topic} if topic else {}
+        return list((await self._call("GET", "/client/v1/groups", params=params))["groups"])
+
     async def mentorships(self) -> list[dict[str, Any]]:
         return list((await self._call("GET", "/client/v1/mentorships"))["mentorships"])
 

@@ -190,9 +190,13 @@ class MemberClient:
 
     async def announce(self, availability: dict[str, Any], lifetime_days: int | None = None) -> dict[str, Any]:
         """Publish this mentor's availability; the client keeps it to check proposed session times."""
+        upcoming = [g for g in self.state.get("availability", {}).get("groups", []) if g["starts_at"] > time.time()]
+        if "groups" not in availability and upcoming:
+            availability = {**availability, "groups": upcoming}  # a new announcement keeps the group sessions
         async with self.api() as api:
             answer = await api.put_availability(availability, lifetime_days)
-        self.state["availability"] = answer["announcement"]["availability"]
+        # As declared (the announcement carries the places still open, not the capacity).
+        self.state["availability"] = availability
         self._save()
         return dict(answer["announcement"])
 

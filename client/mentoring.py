@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 from client.api import ApiError
 from client.calendar import CalendarEntry, sessions_ics
+from client.groups import KINDS as GROUP_EVENTS
+from client.groups import Groups
 from client.member import Address, ClientError, MemberClient, Received
 from client.resources import RESOURCE, Resources
 from protocol.errors import ProtocolError
@@ -353,6 +355,8 @@ class Mentoring:
                 return await self._on_request(sender, event)
             if kind == RESOURCE:
                 return Update(sender, event, Resources(self.member).on_event(sender, event))
+            if kind in GROUP_EVENTS:
+                return Update(sender, event, await Groups(self.member).on_event(sender, event))
             record = self.records.get(str(event.get("request")))
             if record is None or record["other"] != str(sender):
                 raise ClientError("it names no mentorship of yours with this member")

@@ -61,6 +61,7 @@ def add_routes(app: web.Application, requests_per_minute: int) -> None:
     app.router.add_put("/client/v1/me/availability", _put_availability)
     app.router.add_delete("/client/v1/me/availability", _delete_availability)
     app.router.add_get("/client/v1/mentors", _mentors)
+    app.router.add_get("/client/v1/groups", _groups)
     app.router.add_put("/client/v1/me/devices/{device}", _put_device)
     app.router.add_post("/client/v1/me/devices/{device}/prekeys", _post_prekeys)
     app.router.add_get("/client/v1/me/devices/{device}/prekeys", _get_prekeys)
@@ -145,6 +146,17 @@ async def _mentors(request: web.Request) -> web.Response:
     found = await index.search(mentee_query)
     results = [result_json(match, listing, index.institution(listing.announcement.origin)) for match, listing in found]
     return web.json_response({"results": results, "count": len(results)})
+
+
+async def _groups(request: web.Request) -> web.Response:
+    """Upcoming group sessions across the federation, from this node's index."""
+    await _member(request)
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError as exc:
+        raise MalformedMessage("limit must be an integer") from exc
+    found = await request.app[INDEX].group_sessions(request.query.get("topic"), limit)
+    return web.json_response({"groups": found, "count": len(found)})
 
 
 async def _put_device(request: web.Request) -> web.Response:

@@ -123,6 +123,36 @@ class MentorIndex:
         live = [listing.candidate for key in keys if key[0] in allowed and (listing := listings[key]).expires_at > now]
         return [(found, listings[(found.candidate.origin, found.candidate.mentor)]) for found in rank(live, query)]
 
+    async def group_sessions(self, topic: str | None, limit: int) -> list[dict[str, Any]]:
+        """Upcoming group sessions across the federation (soonest first), optionally on one topic."""
+        await self.refresh()
+        now = self._node.clock()
+        wanted = normalize_term(topic) if topic else None
+        found = [
+            (group, listing)
+            for key, listing in self._listings.items()
+            if key[0] in self._allowed and listing.expires_at > now and listing.announcement.availability is not None
+            for group in listing.announcement.availability.groups
+            if group.starts_at > now and (wanted is None or normalize_term(group.topic) == wanted)
+        ]
+        found.sort(key=lambda pair: (pair[0].starts_at, pair[0].id))
+        return [
+            {
+                "group": group.id,
+                "title": group.title,
+                "topic": group.topic,
+                "starts_at": group.starts_at,
+                "minutes": group.minutes,
+                "capacity": group.capacity,
+                "host": f"{listing.announcement.mentor}@{listing.announcement.origin}",
+                "host_name": listing.announcement.availability.display_name
+                if listing.announcement.availability
+                else "",
+                "institution": self.institution(listing.announcement.origin),
+            }
+            for group, listing in found[: max(1, min(limit, 200))]
+        ]
+
     def institution(self, origin: str) -> str:
         return self._institutions.get(origin, origin)
 

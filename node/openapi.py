@@ -120,6 +120,15 @@ OPENAPI: dict[str, Any] = {
                 ],
             )
         },
+        "/client/v1/groups": {
+            "get": _op(
+                "Upcoming group sessions announced across the federation, soonest first",
+                _json(_object({"groups": {"type": "array"}, "count": _INTEGER})),
+                parameters=[
+                    {"name": name, "in": "query", "required": False, "schema": _TEXT} for name in ("topic", "limit")
+                ],
+            )
+        },
         "/client/v1/me/devices/{device}": {
             "put": _op(
                 "Register a device: signed device list and signed pre-keys (public halves only)",

@@ -58,6 +58,21 @@ class Credential(SignedWireModel):
     verified: bool
 
 
+MAX_GROUPS = 5
+
+
+class GroupSession(SignedWireModel):
+    """A group session or workshop the mentor hosts: mentees at any node may register with the
+    mentor's client (end to end), which keeps the roster and the capacity."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{24}$")
+    title: str = Field(min_length=1, max_length=200)
+    topic: str = Field(min_length=1, max_length=80)
+    starts_at: int = Field(ge=0)
+    minutes: int = Field(ge=15, le=480)
+    capacity: int = Field(ge=2, le=100)
+
+
 class Availability(SignedWireModel):
     """What a mentor publishes."""
 
@@ -69,6 +84,7 @@ class Availability(SignedWireModel):
     windows: list[Window] = Field(default_factory=list, max_length=MAX_WINDOWS)
     capacity: int = Field(ge=0, le=MAX_CAPACITY)
     credentials: list[Credential] = Field(default_factory=list, max_length=MAX_CREDENTIALS)
+    groups: list[GroupSession] = Field(default_factory=list, max_length=MAX_GROUPS)
 
     @field_validator("topics")
     @classmethod
