@@ -24,7 +24,14 @@ from node.storage.audit import AuditStore
 from node.storage.members import MemberStore
 from node.storage.mentorships import MentorshipStore
 from node.storage.peers import PeerStore, StoredPeer
-from protocol.announcement import MAX_BATCH, MAX_LIFETIME, Announcement, build_announcement, verify_announcement
+from protocol.announcement import (
+    MAX_BATCH,
+    MAX_CAPACITY,
+    MAX_LIFETIME,
+    Announcement,
+    build_announcement,
+    verify_announcement,
+)
 from protocol.canonical import JsonValue
 from protocol.errors import MalformedMessage, ProtocolError
 from protocol.lifecycle import RESPONSIVENESS_DAYS, Actor, State, responsiveness
@@ -83,12 +90,16 @@ async def publish_availability(
         Conflict: if the member is not a mentor, or was removed.
         InvalidField / MalformedMessage: if the availability is invalid.
     """
-    return await _publish(node, member_id, availability, lifetime_days, by_member=by_member)
+    raw = await _publish(node, member_id, availability, lifetime_days, by_member=by_member)
+    assert raw is not None  # only a refresh publishes nothing
+    return raw
 
 
 async def withdraw_availability(node: Node, member_id: str, *, by_member: bool = False) -> dict[str, JsonValue]:
     """Publish a tombstone with a higher ``seq``: the mentor disappears from every node's search."""
-    return await _publish(node, member_id, None, None, by_member=by_member)
+    raw = await _publish(node, member_id, None, None, by_member=by_member)
+    assert raw is not None
+    return raw
 
 
 async def withdraw_if_published(node: Node, member_id: str) -> bool:
@@ -101,6 +112,14 @@ async def withdraw_if_published(node: Node, member_id: str) -> bool:
     return True
 
 
+async def refresh_announcement(node: Node, member_id: str) -> bool:
+    """Re-sign a mentor's live announcement with the places open now and the latest measure of how
+    they answer, keeping its lifetime; ``False`` (nothing published) when it is withdrawn, lapsed,
+    or the mentor is no longer active. Runs under the same member lock as every publish, so it never
+    brings back availability the mentor withdrew meanwhile."""
+    return await _publish(node, member_id, None, None, refresh=True) is not None
+
+
 async def _publish(
     node: Node,
     member_id: str,
@@ -108,7 +127,8 @@ async def _publish(
     lifetime_days: int | None,
     *,
     by_member: bool = False,
-) -> dict[str, JsonValue]:
+    refresh: bool = False,
+) -> dict[str, JsonValue] | None:
     origin = normalize_base_url(node.config.base_url)
     signer = (await load_key_set(node)).signer
     # A tombstone outlives any announcement it replaces, so a node that was away still learns of it.
@@ -123,12 +143,22 @@ async def _publish(
         member = await MemberStore(session).get(member_id, for_update=True)
         if member is None:
             raise NotFound(f"no member with id {member_id}")
+        store = AnnouncementStore(session)
+        previous = await store.get(origin, member_id)
+        if refresh:
+            if member.status != MemberStatus.ACTIVE or previous is None or previous.withdrawn:
+                return None
+            if previous.expires_at <= node.clock():
+                return None
+            availability = json.loads(previous.raw)["availability"]
+            assert availability is not None
+            declared = await MentorshipStore(session).declared_places(member_id)
+            availability = {**availability, "capacity": availability["capacity"] if declared is None else declared}
+            lifetime = previous.expires_at - previous.issued_at
         if availability is not None and member.status in (MemberStatus.REMOVED, MemberStatus.SUSPENDED):
             raise Conflict(f"member {member_id} is {member.status}")
         if availability is not None and member.role not in (Role.MENTOR, Role.BOTH):
             raise Conflict(f"member {member_id} is a {member.role}, not a mentor")
-        store = AnnouncementStore(session)
-        previous = await store.get(origin, member_id)
         if availability is None and (previous is None or previous.withdrawn):
             raise NotFound(f"member {member_id} has no published availability to withdraw")
         if availability is not None and by_member:
@@ -149,9 +179,10 @@ async def _publish(
         )
         announcement = Announcement.model_validate({k: v for k, v in raw.items() if k != "signature"})
         await store.upsert([_stored(announcement, json.dumps(raw, separators=(",", ":")))], node.clock())
-        action = "member.withdraw" if availability is None else "member.announce"
-        actor = f"member:{member_id}" if by_member else None
-        await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq}, actor=actor)
+        if not refresh:  # a refresh follows from a member's move, not an administrative action
+            action = "member.withdraw" if availability is None else "member.announce"
+            actor = f"member:{member_id}" if by_member else None
+            await node.audit(AuditStore(session), action, member_id, {"seq": announcement.seq}, actor=actor)
     return raw
 
 
@@ -161,7 +192,7 @@ async def _open_places(
     """Keep the capacity the mentor declared; announce the places still open (declared minus the
     mentorships running now)."""
     declared = availability.get("capacity")
-    if not isinstance(declared, int) or isinstance(declared, bool):
+    if not isinstance(declared, int) or isinstance(declared, bool) or not 0 <= declared <= MAX_CAPACITY:
         return dict(availability)  # the announcement's validation names the field
     await store.declare_places(member_id, declared)
     running = await store.count(member_id, "mentor", ("active",))

@@ -381,7 +381,7 @@ async def _move(request: web.Request) -> web.Response:
     member_id = await _member(request)
     body = await _json_body(request)
     action, by = body.get("action"), body.get("by")
-    if action not in set(Action) or by not in (Actor.MENTEE, Actor.MENTOR):
+    if not isinstance(action, str) or action not in set(Action) or by not in (Actor.MENTEE, Actor.MENTOR):
         raise MalformedMessage('expected {"action": "view" | "accept" | ..., "by": "mentee" | "mentor"}')
     context = request.app[FEDERATION]
     record = await mentorships.move(

@@ -21,8 +21,11 @@ from node.instance import DAY, Node
 from node.keyring import new_data_key, open_value, seal_value
 from node.mentorships import end_all
 from node.storage.audit import AuditStore
+from node.storage.blobs import BlobStore
 from node.storage.keys import KeyStore
 from node.storage.members import PERSONAL_FIELDS, MemberStore, StoredMember
+from node.storage.mentorships import MentorshipStore
+from node.storage.messaging import BlockStore
 from node.storage.tokens import TokenStore
 from protocol.canonical import JsonValue
 from protocol.lifecycle import MAX_REASON
@@ -264,6 +267,9 @@ async def remove_member(node: Node, member_id: str) -> None:
             problem = f"no member with id {member_id}" if stored is None else f"member {member_id} was already removed"
             raise NotFound(problem)
         await members.shred(member_id, node.clock(), str(MemberStatus.REMOVED))
+        await end_all(MentorshipStore(session), member_id, node.clock())
+        await BlobStore(session).delete_owned(member_id)
+        await BlockStore(session).delete_member(member_id)
         await node.audit(AuditStore(session), "member.remove", member_id)
     await withdraw_if_published(node, member_id)
     if not await node.database.purge_old_pages():
@@ -274,26 +280,31 @@ async def remove_member(node: Node, member_id: str) -> None:
 
 
 async def suspend_member(node: Node, member_id: str, reason: str) -> int:
-    """Suspend a member: no client access, availability withdrawn everywhere, every open request and
-    running mentorship ended; written to the audit log. Returns how many requests were ended.
+    """Suspend a member: no client access, every open request and running mentorship ended (in
+    the same transaction), availability withdrawn everywhere; written to the audit log. Running it
+    again on a suspended member finishes what an interrupted run left undone. Returns how many
+    requests were ended.
 
     Raises:
         NotFound: if there is no such member.
-        Conflict: if the member is not active.
+        Conflict: if the member is neither active nor suspended, or the reason is empty or too long.
     """
     if not 0 < len(reason) <= MAX_REASON:
         raise Conflict(f"give a reason of 1 to {MAX_REASON} characters (it goes to the audit log)")
+    now = node.clock()
     async with node.database.transaction() as session:
         members = MemberStore(session)
         stored = await members.get(member_id, for_update=True)
         if stored is None:
             raise NotFound(f"no member with id {member_id}")
-        if stored.status != MemberStatus.ACTIVE:
+        if stored.status not in (MemberStatus.ACTIVE, MemberStatus.SUSPENDED):
             raise Conflict(f"member {member_id} is {stored.status}; only an active member can be suspended")
-        await members.set_status(member_id, str(MemberStatus.SUSPENDED), node.clock())
-        await node.audit(AuditStore(session), "member.suspend", member_id, {"reason": reason})
+        if stored.status == MemberStatus.ACTIVE:
+            await members.set_status(member_id, str(MemberStatus.SUSPENDED), now)
+            await node.audit(AuditStore(session), "member.suspend", member_id, {"reason": reason})
+        ended = await end_all(MentorshipStore(session), member_id, now)
     await withdraw_if_published(node, member_id)
-    return await end_all(node, member_id)
+    return ended
 
 
 async def reinstate_member(node: Node, member_id: str, reason: str) -> None:

@@ -9,20 +9,19 @@ other member nor any content: a random request id, the local member's role, stat
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 
-from node.announcements import publish_availability
+from node.announcements import refresh_announcement
 from node.errors import Conflict, NotFound, RequestRejected
 from node.instance import DAY, Node
-from node.storage.announcements import AnnouncementStore
 from node.storage.members import MemberStore
 from node.storage.mentorships import OPEN_STATES, MentorshipStore, StoredMentorship
-from protocol.addresses import normalize_base_url
 from protocol.errors import IllegalTransition, InvalidField, MalformedMessage
 from protocol.lifecycle import (
     MAX_DURATION_WEEKS,
     MIN_DURATION_WEEKS,
+    TRANSITIONS,
     Action,
     Actor,
     State,
@@ -31,6 +30,8 @@ from protocol.lifecycle import (
 )
 from protocol.member import MemberStatus, Role
 
+log = logging.getLogger("mentornet.mentorships")
+MIN_TIME_TO_ANSWER = DAY
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MEMBER_MOVES = frozenset({Action.VIEW, Action.ACCEPT, Action.DECLINE, Action.WITHDRAW, Action.COMPLETE, Action.CANCEL})
 
@@ -59,7 +60,9 @@ async def open_request(
     if expires_at is not None:
         if expires_at <= now:
             raise IllegalTransition("the request expired before it was recorded")
-        deadline = min(deadline, expires_at)
+        # Never less than a day to answer, whatever the (other member's) request claims: an
+        # unanswered expiry counts against the mentor's responsiveness.
+        deadline = max(min(deadline, expires_at), now + MIN_TIME_TO_ANSWER)
     async with node.database.transaction() as session:
         # The member row lock serializes this member's requests, so two at once cannot both
         # take the last open slot (PostgreSQL; SQLite's BEGIN IMMEDIATE serializes anyway).
@@ -110,13 +113,17 @@ async def move(node: Node, member_id: str, request_id: str, action: Action, by: 
     """
     if action not in MEMBER_MOVES or by not in (Actor.MENTEE, Actor.MENTOR):
         raise IllegalTransition(f"a member cannot {action} a request as {by}")
-    now = node.clock()
     async with node.database.transaction() as session:
-        await MemberStore(session).get(member_id, for_update=True)  # one move of this member at a time
+        member = await MemberStore(session).get(member_id, for_update=True)  # one move of this member at a time
+        if member is None or member.status != MemberStatus.ACTIVE:
+            raise Conflict("only an active member can move a request")
+        now = node.clock()  # read under the lock: moves of one member are in time order
         store = MentorshipStore(session)
         record = await store.get(member_id, request_id)
         if record is None:
             raise NotFound(f"no request {request_id} recorded for you")
+        if _repeated(record, action, by):
+            return record  # a retry of a move that was stored (its answer was lost): the same answer
         target = check_move(
             State(record.state), action, by, now, last_at=record.updated_at, expires_at=record.expires_at
         )
@@ -136,6 +143,15 @@ async def move(node: Node, member_id: str, request_id: str, action: Action, by: 
     if holds_places and (answered or State.ACTIVE in (target, State(record.state))):
         await republish_places(node, member_id)  # places open, and how the mentor answers
     return updated
+
+
+def _repeated(record: StoredMentorship, action: Action, by: Actor) -> bool:
+    """Whether the record is already where this move leads, and the move is one this actor makes."""
+    rule = _FROM_OPEN_OR_ACTIVE.get(action)
+    return rule is not None and by in rule[0] and record.state == rule[1]
+
+
+_FROM_OPEN_OR_ACTIVE = {**TRANSITIONS[State.PENDING], **TRANSITIONS[State.ACTIVE]}
 
 
 async def record_session(node: Node, member_id: str, request_id: str) -> StoredMentorship:
@@ -168,36 +184,24 @@ async def expire_due(node: Node) -> int:
     return len(expired)
 
 
-async def end_all(node: Node, member_id: str) -> int:
-    """An operator ends every open request and running mentorship of a member (suspension)."""
-    now = node.clock()
-    async with node.database.transaction() as session:
-        store = MentorshipStore(session)
-        ending = [r for r in await store.of_member(member_id) if r.state in (*OPEN_STATES, State.ACTIVE)]
-        for record in ending:
-            target = check_move(
-                State(record.state),
-                Action.END,
-                Actor.OPERATOR,
-                now,
-                last_at=record.updated_at,
-                expires_at=record.expires_at,
-            )
-            await store.set_state(member_id, record.request_id, target, now, answered=False)
+async def end_all(store: MentorshipStore, member_id: str, now: int) -> int:
+    """An operator ends every open request and running mentorship of a member (suspension,
+    removal), in the caller's transaction; returns how many."""
+    ending = [r for r in await store.of_member(member_id) if r.state in (*OPEN_STATES, State.ACTIVE)]
+    for record in ending:
+        await store.set_state(member_id, record.request_id, State.ENDED, now, answered=False)
     return len(ending)
 
 
 async def republish_places(node: Node, member_id: str) -> bool:
-    """Re-announce a mentor's availability with the places now open and the latest measure of how
-    they answer requests; ``False`` if the mentor has nothing announced."""
-    async with node.database.transaction() as session:
-        current = await AnnouncementStore(session).get(normalize_base_url(node.config.base_url), member_id)
-        declared = await MentorshipStore(session).declared_places(member_id)
-    if current is None or current.withdrawn or declared is None:
+    """Re-announce a mentor with the places open now and how they answer requests. A failure is
+    logged, never raised: the move that caused it is already stored, and the next move or the
+    mentor's next publish announces the same numbers."""
+    try:
+        return await refresh_announcement(node, member_id)
+    except Exception:
+        log.exception("re-announcing a mentor failed", extra={"member_id": member_id})
         return False
-    availability = {**json.loads(current.raw)["availability"], "capacity": declared}
-    await publish_availability(node, member_id, availability, by_member=True)
-    return True
 
 
 def record_json(record: StoredMentorship) -> dict[str, object]:

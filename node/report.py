@@ -14,7 +14,6 @@ from protocol.lifecycle import Actor, State
 from protocol.member import MemberStatus
 
 MIN_GROUP = 5
-ACCEPTED_STATES = (State.ACTIVE, State.COMPLETED, State.CANCELLED, State.ENDED)
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,9 @@ async def institution_report(node: Node, *, days: int) -> dict[str, object]:
     mentees = [r for r in records if r.role == Actor.MENTEE]
     mentors = [r for r in records if r.role == Actor.MENTOR]
     answered = [r for r in mentors if r.answered_at is not None]
-    accepted = [r for r in mentors if r.state in ACCEPTED_STATES]
+    # Answered and not declined: accepted, whatever happened later (an operator's end of a request
+    # that was never answered is not an acceptance).
+    accepted = [r for r in answered if r.state != State.DECLINED]
     figures = [
         _counted("requests_made", "requests made by our mentees", mentees),
         _counted("requests_received", "requests received by our mentors", mentors),
@@ -47,7 +48,7 @@ async def institution_report(node: Node, *, days: int) -> dict[str, object]:
         _figure(
             "answer_rate_percent",
             "answered, per cent of received",
-            mentors,
+            answered,  # withheld with the count of answered requests, which it would give away
             round(100 * len(answered) / len(mentors), 1) if mentors else None,
         ),
         _figure(

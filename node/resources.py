@@ -10,6 +10,7 @@ import secrets
 from node.errors import NotFound, RequestRejected
 from node.instance import DAY, Node
 from node.storage.blobs import BlobStore
+from node.storage.members import MemberStore
 from protocol.encoding import b64encode
 from protocol.errors import MalformedMessage
 from protocol.resources import BLOB_ID, CHUNK_BYTES, MAX_BLOB_BYTES
@@ -27,6 +28,7 @@ async def store_blob(node: Node, owner: str, ciphertext: bytes) -> str:
         raise RequestRejected(413, "too_large", f"a shared file is at most {MAX_BLOB_BYTES} bytes of ciphertext")
     blob_id = secrets.token_hex(16)
     async with node.database.transaction() as session:
+        await MemberStore(session).get(owner, for_update=True)  # uploads of one member one at a time
         store = BlobStore(session)
         used = await store.used_by(owner)
         quota = node.config.blob_quota_mib * MIB
@@ -49,14 +51,16 @@ async def read_chunk(node: Node, blob_id: str, offset: int) -> dict[str, object]
     """
     if not BLOB_ID.fullmatch(blob_id) or offset < 0:
         raise MalformedMessage("a blob id is 32 hex digits, and the offset is not negative")
+    if offset > MAX_BLOB_BYTES:
+        raise MalformedMessage(f"offset {offset} is past the end of any shared file")
     async with node.database.transaction() as session:
-        ciphertext = await BlobStore(session).get(blob_id)
-    if ciphertext is None:
+        found = await BlobStore(session).chunk(blob_id, offset, CHUNK_BYTES)
+    if found is None:
         raise NotFound(f"no shared file {blob_id} (it may have expired or been deleted)")
-    if offset > len(ciphertext):
-        raise MalformedMessage(f"offset {offset} is past the end ({len(ciphertext)} bytes)")
-    chunk = ciphertext[offset : offset + CHUNK_BYTES]
-    return {"id": blob_id, "size": len(ciphertext), "offset": offset, "data": b64encode(chunk)}
+    size, chunk = found
+    if offset > size:
+        raise MalformedMessage(f"offset {offset} is past the end ({size} bytes)")
+    return {"id": blob_id, "size": size, "offset": offset, "data": b64encode(chunk)}
 
 
 async def delete_blob(node: Node, owner: str, blob_id: str) -> bool:

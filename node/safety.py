@@ -73,7 +73,8 @@ async def resolve_report(node: Node, report_id: str, note: str) -> dict[str, Any
         if stored.status == RESOLVED:
             raise Conflict(f"report {report_id} is already resolved")
         content = {**_content(node, stored), "resolution": note, "resolved_at": now}
-        await store.resolve(report_id, _seal(node, report_id, content), now)
+        if not await store.resolve(report_id, _seal(node, report_id, content), now):
+            raise Conflict(f"report {report_id} is already resolved")
         await node.audit(AuditStore(session), "report.resolve", stored.reported_member, {"report": report_id})
         updated = await store.get(report_id)
     assert updated is not None

@@ -9,6 +9,7 @@ from node.errors import Conflict, NotFound, PeerRefused
 from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, FederationContext, authenticate, counted, json_object, signed_json
 from node.safety import receive_report
+from protocol.errors import MalformedMessage
 from protocol.safety import Report, make_report, report_json
 
 REPORTS_PATH = "/federation/v1/reports"
@@ -21,6 +22,8 @@ def add_routes(app: web.Application) -> None:
 async def _receive(request: web.Request) -> web.Response:
     peer, body = await authenticate(request)
     report = make_report(json_object(body, '{"member", "reason", "evidence", "reporter"}'))
+    if report.reporter is not None and not report.reporter.endswith("@" + peer.base_url):
+        raise MalformedMessage("a node reports for its own members only: the reporter's address must be at it")
     report_id = await receive_report(request.app[FEDERATION].node, peer.base_url, report)
     return await signed_json(request, {"report_id": report_id}, status=201)
 

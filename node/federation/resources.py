@@ -10,6 +10,7 @@ from node.federation.client import FederationClient
 from node.federation.inbound import FEDERATION, FederationContext, authenticate, counted, signed_json
 from node.resources import read_chunk
 from protocol.errors import MalformedMessage
+from protocol.resources import BLOB_ID
 
 BLOBS_PATH = "/federation/v1/blobs/"
 
@@ -30,8 +31,8 @@ async def fetch_chunk(context: FederationContext, home: str, blob_id: str, offse
     Raises:
         NotFound: no such blob there. Conflict: ``home`` is not a peer. PeerError: it failed.
     """
-    if home == context.origin:
-        return await read_chunk(context.node, blob_id, offset)
+    if home == context.origin or not BLOB_ID.fullmatch(blob_id):
+        return await read_chunk(context.node, blob_id, offset)  # (which refuses a malformed id)
     peer = (await context.directory.usable()).get(home)
     if peer is None:
         raise Conflict(f"{home} is not a peer of this node")

@@ -17,10 +17,6 @@ class BlobStore:
         self._session.add(BlobRow(id=blob_id, owner=owner, size=len(ciphertext), ciphertext=ciphertext, created_at=now))
         await self._session.flush()
 
-    async def get(self, blob_id: str) -> bytes | None:
-        row = await self._session.get(BlobRow, blob_id)
-        return None if row is None else row.ciphertext
-
     async def used_by(self, owner: str) -> int:
         total = await self._session.execute(
             select(func.coalesce(func.sum(col(BlobRow.size)), 0)).where(col(BlobRow.owner) == owner)
@@ -32,6 +28,21 @@ class BlobStore:
             delete(BlobRow).where(col(BlobRow.id) == blob_id, col(BlobRow.owner) == owner)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_owned(self, owner: str) -> int:
+        result = await self._session.execute(delete(BlobRow).where(col(BlobRow.owner) == owner))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def chunk(self, blob_id: str, offset: int, length: int) -> tuple[int, bytes] | None:
+        """The blob's size and ``length`` bytes from ``offset`` (read in the database, not whole)."""
+        row = (
+            await self._session.execute(
+                select(col(BlobRow.size), func.substr(col(BlobRow.ciphertext), offset + 1, length)).where(
+                    col(BlobRow.id) == blob_id
+                )
+            )
+        ).first()
+        return None if row is None else (int(row[0]), bytes(row[1] or b""))
 
     async def purge_before(self, before: int) -> int:
         result = await self._session.execute(delete(BlobRow).where(col(BlobRow.created_at) < before))

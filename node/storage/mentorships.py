@@ -79,7 +79,9 @@ class MentorshipStore:
         return int((await self._session.execute(query)).scalar_one())
 
     async def expire_due(self, now: int) -> list[StoredMentorship]:
-        """Mark every open record whose time to answer ran out as expired; return them."""
+        """Mark every open record whose time to answer ran out as expired; return them. Each update
+        re-checks that the record is still open, so a move that won the race (an acceptance just
+        before the deadline) is never overwritten."""
         rows = (
             await self._session.execute(
                 select(MentorshipRow).where(
@@ -87,10 +89,20 @@ class MentorshipStore:
                 )
             )
         ).scalars()
-        due = [_stored(row) for row in rows]
-        for record in due:
-            await self.set_state(record.member_id, record.request_id, "expired", now, answered=False)
-        return due
+        expired = []
+        for record in [_stored(row) for row in rows]:
+            result = await self._session.execute(
+                update(MentorshipRow)
+                .where(
+                    col(MentorshipRow.member_id) == record.member_id,
+                    col(MentorshipRow.request_id) == record.request_id,
+                    col(MentorshipRow.state).in_(OPEN_STATES),
+                )
+                .values(state="expired", updated_at=now)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                expired.append(record)
+        return expired
 
     async def all(self) -> list[StoredMentorship]:
         return [_stored(row) for row in (await self._session.execute(select(MentorshipRow))).scalars()]

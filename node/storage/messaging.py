@@ -342,8 +342,12 @@ class BlockStore:
 
     async def add(self, member_id: str, origin: str, sender: str, now: int) -> int:
         """Block a sender, and drop what the member has not fetched from them yet; return how many."""
-        if await self._session.get(BlockRow, (member_id, origin, sender)) is None:
-            self._session.add(BlockRow(member_id=member_id, origin=origin, sender=sender, created_at=now))
+        connection = await self._session.connection()
+        await connection.execute(
+            insert(connection.dialect, BlockRow.__table__)  # type: ignore[attr-defined]
+            .values(member_id=member_id, origin=origin, sender=sender, created_at=now)
+            .on_conflict_do_nothing(index_elements=["member_id", "origin", "sender"])
+        )
         result = await self._session.execute(
             delete(MailboxRow).where(
                 col(MailboxRow.member_id) == member_id,
@@ -361,6 +365,9 @@ class BlockStore:
             )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_member(self, member_id: str) -> None:
+        await self._session.execute(delete(BlockRow).where(col(BlockRow.member_id) == member_id))
 
     async def of_member(self, member_id: str) -> list[tuple[str, str, int]]:
         rows = await self._session.execute(

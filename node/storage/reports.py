@@ -40,12 +40,14 @@ class ReportStore:
             query = query.where(col(AbuseReportRow.status) == status)
         return [_stored(row) for row in (await self._session.execute(query)).scalars()]
 
-    async def resolve(self, report_id: str, sealed: bytes, now: int) -> None:
-        await self._session.execute(
+    async def resolve(self, report_id: str, sealed: bytes, now: int) -> bool:
+        """Close an open report; ``False`` if it was not open (another operator closed it first)."""
+        result = await self._session.execute(
             update(AbuseReportRow)
-            .where(col(AbuseReportRow.id) == report_id)
+            .where(col(AbuseReportRow.id) == report_id, col(AbuseReportRow.status) == "open")
             .values(status="resolved", sealed=sealed, resolved_at=now)
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _stored(row: AbuseReportRow) -> StoredReport:

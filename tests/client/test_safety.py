@@ -54,7 +54,8 @@ async def test_a_report_reaches_the_operator_of_the_reported_members_node(
     report_id = await mina.report(carlos.address, "Threatening messages", [threat["id"]])
     anonymous_id = await mina.report(carlos.address, "Also this", [], anonymous=True)
 
-    [first, second] = await list_reports(b.node)
+    by_id = {report["id"]: report for report in await list_reports(b.node)}
+    first, second = by_id[report_id], by_id[anonymous_id]
     assert (first["id"], first["member"], first["reporter"]) == (report_id, carlos.state["member"], str(mina.address))
     assert first["from_node"] == mina.state["node"]
     assert [e["body"] for e in first["evidence"]] == ["send me your home address or else"]  # only what was chosen

@@ -12,14 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from node.announcements import publish_availability
+from node.announcements import publish_availability, withdraw_availability
 from node.app import build_app
 from node.errors import Conflict, NotFound, RequestRejected
 from node.instance import DAY, Node
 from node.keyring import UnlockSecret
-from node.members import MemberProfile, invite_member, redeem_invite
+from node.members import MemberProfile, invite_member, redeem_invite, suspend_member
 from node.mentorships import end_all, expire_due, mentorships_of, move, open_request, record_session
 from node.storage.announcements import AnnouncementStore
+from node.storage.mentorships import MentorshipStore
 from protocol.errors import IllegalTransition, InvalidField, MalformedMessage
 from protocol.lifecycle import Action, Actor, State
 
@@ -183,7 +184,8 @@ async def test_an_operator_ends_every_open_and_running_request_of_a_member(node:
         await open_request(node, mentee, request_id, Actor.MENTEE, 12)
     await move(node, mentee, running, Action.ACCEPT, Actor.MENTOR)
     await move(node, mentee, done, Action.DECLINE, Actor.MENTOR)
-    assert await end_all(node, mentee) == 2
+    async with node.database.transaction() as session:
+        assert await end_all(MentorshipStore(session), mentee, node.clock()) == 2
     states = {r.request_id: r.state for r in await mentorships_of(node, mentee)}
     assert states == {running: State.ENDED, waiting: State.ENDED, done: State.DECLINED}
 
@@ -227,7 +229,7 @@ async def test_the_client_api_answers_with_clear_codes(node: Node, aiohttp_clien
 
 async def test_the_announcement_says_how_the_mentor_answers(node: Node) -> None:
     mentor, _ = await active_member(node, "Ada", "mentor")
-    await publish_availability(node, mentor, {**AVAILABILITY, "capacity": 5})
+    await publish_availability(node, mentor, {**AVAILABILITY, "capacity": 5}, lifetime_days=30)
     start = node.clock()
     node.clock = lambda: start
     answered, ignored = new_id(), new_id()
@@ -247,3 +249,44 @@ async def responsiveness_announced(node: Node, mentor: str) -> object:
         stored = await AnnouncementStore(session).get(node.config.base_url, mentor)
     assert stored is not None
     return json.loads(stored.raw).get("responsiveness")
+
+
+async def test_a_repeated_move_gets_the_same_answer_and_a_suspended_member_moves_nothing(node: Node) -> None:
+    mentor, _ = await active_member(node, "Ada", "mentor")
+    await publish_availability(node, mentor, AVAILABILITY)
+    request_id, other = new_id(), new_id()
+    for rid in (request_id, other):
+        await open_request(node, mentor, rid, Actor.MENTOR, 12)
+    first = await move(node, mentor, request_id, Action.ACCEPT, Actor.MENTOR)
+    assert await move(node, mentor, request_id, Action.ACCEPT, Actor.MENTOR) == first  # a retry, not a second place
+    await suspend_member(node, mentor, "report upheld")
+    with pytest.raises(Conflict, match="only an active member"):
+        await move(node, mentor, other, Action.DECLINE, Actor.MENTOR)
+
+
+async def test_a_re_announcement_never_brings_back_withdrawn_availability(node: Node) -> None:
+    mentor, _ = await active_member(node, "Ada", "mentor")
+    await publish_availability(node, mentor, AVAILABILITY)
+    request_id = new_id()
+    await open_request(node, mentor, request_id, Actor.MENTOR, 12)
+    await move(node, mentor, request_id, Action.ACCEPT, Actor.MENTOR)
+    await withdraw_availability(node, mentor, by_member=True)
+    await move(node, mentor, request_id, Action.COMPLETE, Actor.MENTEE)  # gives the place back
+    async with node.database.transaction() as session:
+        stored = await AnnouncementStore(session).get(node.config.base_url, mentor)
+    assert stored is not None and stored.withdrawn
+
+
+async def test_bad_values_from_a_client_are_clear_errors_not_crashes(node: Node, aiohttp_client: ClientFactory) -> None:
+    _, token = await active_member(node, "Ada", "mentor")
+    await node.close()
+    assert node.config.key_file is not None
+    client = await aiohttp_client(build_app(node.config, UnlockSecret.from_key_file(node.config.key_file)))
+    auth = {"Authorization": f"Bearer {token}"}
+    unhashable = await client.post(
+        f"/client/v1/mentorships/{new_id()}/moves", json={"action": [], "by": "mentor"}, headers=auth
+    )
+    assert unhashable.status == 400 and (await unhashable.json())["error"] == "malformed"
+    huge = {"topics": ["x"], "languages": ["en"], "timezone": "UTC", "capacity": 2**70}
+    announced = await client.put("/client/v1/me/availability", json={"availability": huge}, headers=auth)
+    assert announced.status == 400 and "capacity" in (await announced.json())["message"]
