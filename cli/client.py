@@ -223,11 +223,7 @@ def withdraw(keystore: Path, passphrase_file: Path | None, as_json: bool) -> Non
     """Withdraw your availability everywhere."""
     member = open_member(keystore, passphrase_file)
 
-    async def run() -> dict[str, Any]:
-        async with member.api() as api:
-            return await api.delete_availability()
-
-    answer = asyncio.run(run())["announcement"]
+    answer = asyncio.run(member.withdraw())
     emit(as_json, answer, lambda: click.echo(f"Withdrawn (seq {answer['seq']})."))
 
 

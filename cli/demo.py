@@ -16,9 +16,10 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -258,7 +259,7 @@ async def _converse(demo: Demo, mina: Mentoring, carlos: Mentoring) -> None:
 
 async def _schedule(demo: Demo, mina: Mentoring, carlos: Mentoring, request_id: str) -> None:
     demo.step("Scheduling across time zones: Mina proposes times inside Carlos's windows (Madrid); he confirms")
-    today = date.today()
+    today = datetime.now(ZoneInfo("Europe/Madrid")).date()  # the mentor's windows are in Madrid
     tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
     thursday = tuesday + timedelta(days=2)
     slots = [Slot(local_to_utc(f"{day}T10:00", "Europe/Madrid"), 60) for day in (tuesday, thursday)]

@@ -150,7 +150,8 @@ def _print_report(item: dict[str, Any]) -> None:
     click.echo(f"  from:          {item.get('reporter') or 'anonymous'} via {item['from_node']}")
     click.echo(f"  reason:        {item['reason']}")
     for evidence in item.get("evidence", []):
-        sent = format_time(int(evidence.get("sent_at", 0)))
+        sent_at = evidence.get("sent_at")
+        sent = format_time(sent_at) if isinstance(sent_at, int) and 0 <= sent_at < 2**40 else "?"
         click.echo(
             f"  evidence [{sent}] {evidence.get('direction', '?')}: {evidence.get('body', evidence.get('type'))}"
         )

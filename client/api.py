@@ -17,6 +17,11 @@ class ApiError(Exception):
         self.status = status
         self.code = code
 
+    @property
+    def passing(self) -> bool:
+        """A failure that may pass: the node unreachable, slow, overloaded, or limiting the rate."""
+        return self.status in (0, 408, 429) or self.status >= 500
+
 
 class NodeApi:
     """One member's view of its home node. Use as an async context manager."""

@@ -74,6 +74,10 @@ class Groups:
     async def join(self, host: Address, group: dict[str, Any]) -> None:
         """Ask the host to register this member (``group`` as discovery listed it)."""
         group_id = str(group["group"])
+        if str(host) == self.me:
+            raise ClientError("you host this group session")
+        if self.groups.get(group_id, {}).get("state") in ("pending", "joined"):
+            raise ClientError(f"you already asked to join {group_id}; 'receive' shows the host's answer")
         self.groups[group_id] = {
             "id": group_id,
             "title": group.get("title", ""),
@@ -105,9 +109,8 @@ class Groups:
             raise ClientError(f"you are not on the roster of group {group_id} (state: {record.get('state')})")
         if not 0 < len(body.encode()) <= MAX_BODY:
             raise ClientError(f"a group message holds 1 byte to {MAX_BODY // 1024} KiB")
-        recipients = [who for who in {record["host"], *record["members"]} if who != self.me]
-        for who in sorted(recipients):
-            await self.member.send_events(Address.parse(who), [{"type": MESSAGE, "group": group_id, "body": body}])
+        recipients = sorted(who for who in {record["host"], *record["members"]} if who != self.me)
+        await self._send_each(recipients, {"type": MESSAGE, "group": group_id, "body": body})
         _keep(record, {"from": self.me, "body": body, "at": int(time.time())})
         self.member.keystore.save()
         return len(recipients)
@@ -141,7 +144,9 @@ class Groups:
             record["state"] = "declined"
             return f"{who} could not register you for {record['title']!r}: {event.get('reason', '')}"
         if kind == ROSTER:
-            version = int(event["version"])
+            version = event["version"]
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ClientError("the roster version must be an integer")
             if version <= record["version"]:
                 raise ClientError(f"roster version {version} is not newer than {record['version']}")
             members = [str(m) for m in event["members"]]
@@ -195,8 +200,18 @@ class Groups:
             "starts_at": record["starts_at"],
             "minutes": record["minutes"],
         }
+        await self._send_each(recipients, event)
+
+    async def _send_each(self, recipients: list[str], event: dict[str, Any]) -> None:
+        """Send to each recipient on its own: one that cannot be reached (or is blocked) does not
+        keep the others from the roster; a failure is noted in the keystore."""
         for who in recipients:
-            await self.member.send_events(Address.parse(who), [event])
+            try:
+                await self.member.send_events(Address.parse(who), [event])
+            except Exception as exc:
+                self.member.state.setdefault("group_send_failures", []).append(
+                    {"to": who, "type": event["type"], "error": str(exc), "at": int(time.time())}
+                )
 
     async def _decline(self, record: dict[str, Any], who: str, reason: str) -> None:
         await self.member.send_events(Address.parse(who), [{"type": DECLINED, "group": record["id"], "reason": reason}])

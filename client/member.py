@@ -200,6 +200,14 @@ class MemberClient:
         self._save()
         return dict(answer["announcement"])
 
+    async def withdraw(self) -> dict[str, Any]:
+        """Withdraw this mentor's availability everywhere (and the group sessions riding on it)."""
+        async with self.api() as api:
+            answer = await api.delete_availability()
+        self.state.pop("availability", None)
+        self._save()
+        return dict(answer["announcement"])
+
     # --- sending ------------------------------------------------------------------------------
 
     async def send(self, to: Address, body: str) -> str:
@@ -210,8 +218,23 @@ class MemberClient:
         """Send several text messages to one member (every device), in order; return their ids."""
         return await self.send_events(to, [text_event(body) for body in bodies])
 
-    async def send_events(self, to: Address, events: list[dict[str, Any]]) -> list[str]:
-        """Send typed events (``{"type": ...}``) to one member, in order; return their ids."""
+    async def send_events(self, to: Address, events: list[dict[str, Any]], *, durable: bool = False) -> list[str]:
+        """Send typed events (``{"type": ...}``) to one member, in order; return their ids.
+
+        With ``durable``, the events are saved in the keystore first and, if the node cannot be
+        reached now, sent by a later :meth:`receive` (in order, before anything newer): the member's
+        own state has already moved, so the other member must hear of it. A :class:`ClientError`
+        then says so.
+        """
+        if durable:
+            self.state.setdefault("unsent", []).append({"to": str(to), "events": events})
+            self._save()
+            try:
+                return await self.flush_unsent()
+            except ApiError as exc:
+                if not exc.passing:
+                    raise
+                raise ClientError(f"saved; it will be sent with your next 'receive' ({exc})") from exc
         sealed = await self.seal_events(to, events)
         async with self.api() as api:
             for request in send_requests(sealed.outgoing):
@@ -223,6 +246,29 @@ class MemberClient:
             self._remember(to, "out", event)
         self._save()
         return [str(event["id"]) for event in sealed.events]
+
+    async def flush_unsent(self) -> list[str]:
+        """Send the saved events that could not be sent before, oldest first; return their ids.
+
+        Raises:
+            ApiError: if the node cannot be reached (they stay saved). An entry the node refuses
+                for good is dropped and noted, so it cannot hold back the rest.
+        """
+        sent: list[str] = []
+        unsent = self.state.setdefault("unsent", [])
+        while unsent:
+            entry = unsent[0]
+            try:
+                sent += await self.send_events(Address.parse(entry["to"]), entry["events"])
+            except ApiError as exc:
+                if exc.passing:
+                    raise
+                self._note_dropped(f"events for {entry['to']} the node refused: {exc}")
+            except ClientError as exc:
+                self._note_dropped(f"events for {entry['to']} that could not be sent: {exc}")
+            unsent.pop(0)
+            self._save()
+        return sent
 
     async def seal_messages(self, to: Address, bodies: list[str]) -> Sealed:
         """Encrypt text messages without sending them (see :meth:`seal_events`)."""
@@ -368,8 +414,10 @@ class MemberClient:
             self._save()
             if done:
                 await api.acknowledge(DEVICE, done)
-            await self._block_at_node(api)
         try:  # upkeep: a failure here must not hide the messages just received
+            async with self.api() as api:
+                await self._block_at_node(api)
+            await self.flush_unsent()
             if received:
                 await self.refill_prekeys()
             await self.rotate_signed_prekeys_if_due()
@@ -421,7 +469,7 @@ class MemberClient:
         except DuplicateMessage:
             return None
         except ApiError as exc:
-            if exc.status in (0, 408, 429) or exc.status >= 500:
+            if exc.passing:
                 raise _TryLater from exc
             self._note_dropped(f"a message from {sender} whose sender cannot be checked: {exc}")
             return None
@@ -494,12 +542,14 @@ class MemberClient:
         return bool(self.state["blocked"][str(who)]["at_node"])
 
     async def unblock(self, who: Address) -> None:
-        entry = self.state.setdefault("blocked", {}).pop(str(who), None)
-        self._save()
-        handle = self.state.setdefault("handles", {}).get(str(who))
-        if entry and entry.get("at_node") and handle:
+        """Unblock a member: at the node first (the block there stays if this fails, and so does
+        this client's, to try again)."""
+        entry = self.state.setdefault("blocked", {}).get(str(who))
+        if entry and entry.get("at_node"):
             async with self.api() as api:
-                await api.unblock(handle["origin"], handle["sender"])
+                await api.unblock(entry["origin"], entry["sender"])
+        self.state["blocked"].pop(str(who), None)
+        self._save()
 
     def blocked(self) -> dict[str, bool]:
         return {who: bool(entry.get("at_node")) for who, entry in self.state.setdefault("blocked", {}).items()}
@@ -539,7 +589,7 @@ class MemberClient:
         for who, entry in self.state.setdefault("blocked", {}).items():
             if not entry.get("at_node") and who in handles:
                 await api.block(handles[who]["origin"], handles[who]["sender"])
-                entry["at_node"] = True
+                entry.update(at_node=True, **handles[who])  # the handle blocked, for unblocking
                 self._save()
 
     # --- contacts -----------------------------------------------------------------------------

@@ -20,21 +20,23 @@ import functools
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfoNotFoundError
 
-from client.api import ApiError
+from client.api import ApiError, NodeApi
 from client.calendar import CalendarEntry, sessions_ics
 from client.groups import KINDS as GROUP_EVENTS
 from client.groups import Groups
 from client.member import Address, ClientError, MemberClient, Received
 from client.resources import RESOURCE, Resources
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, StaleSequence
 from protocol.feedback import make_feedback
 from protocol.goals import Goal, Kind, fold, make_op, next_lamport, op_to_json
 from protocol.lifecycle import (
     FINAL,
     MAX_REASON,
+    OPEN,
     Action,
     Actor,
     MentorshipRequest,
@@ -51,6 +53,7 @@ from protocol.scheduling import (
     Slot,
     cancel,
     counter,
+    crossed,
     parse_slot,
     propose,
     reply,
@@ -155,7 +158,7 @@ class Mentoring:
             event["availability"] = _schedule_of(self.member.state.get("availability"))
         record["request"] = request_to_json(moved)
         self.member.keystore.save()
-        await self.member.send_events(Address.parse(record["other"]), [event])
+        await self.member.send_events(Address.parse(record["other"]), [event], durable=True)
         return moved
 
     def requests(self) -> list[dict[str, Any]]:
@@ -227,7 +230,7 @@ class Mentoring:
     async def cancel_session(self, session_id: str) -> Session:
         """Call a session off (iTIP ``CANCEL``)."""
         record, session = self._session(session_id)
-        cancelled = _checked(lambda: cancel(session, session.sequence + 1))
+        cancelled = _checked(lambda: cancel(session, session.sequence + 1, record["role"]))
         await self._send_session(record, cancelled, {"method": Method.CANCEL, "sequence": cancelled.sequence})
         return cancelled
 
@@ -250,6 +253,8 @@ class Mentoring:
         ]
         try:
             return sessions_ics(entries, zone, now=int(time.time()))
+        except ZoneInfoNotFoundError as exc:
+            raise ClientError(f"{zone!r} is not an IANA time zone") from exc
         except ValueError as exc:
             raise ClientError(f"nothing to export: {exc}") from exc
 
@@ -257,7 +262,7 @@ class Mentoring:
         record["sessions"][session.id] = session_to_json(session)
         self.member.keystore.save()
         event = {"type": SESSION, "request": session.request_id, "session_id": session.id, **fields}
-        await self.member.send_events(Address.parse(record["other"]), [event])
+        await self.member.send_events(Address.parse(record["other"]), [event], durable=True)
 
     # --- goals --------------------------------------------------------------------------------
 
@@ -309,7 +314,7 @@ class Mentoring:
         record["goal_ops"].extend(ops)
         self.member.keystore.save()
         events = [{"type": GOAL, "request": request_id, "op": op} for op in ops]
-        await self.member.send_events(Address.parse(record["other"]), events)
+        await self.member.send_events(Address.parse(record["other"]), events, durable=True)
 
     def _goal(self, request_id: str, goal_id: str) -> Goal:
         goal = self.goals(request_id).get(goal_id)
@@ -332,7 +337,7 @@ class Mentoring:
         record["feedback"]["sent"].append(entry)
         self.member.keystore.save()
         await self.member.send_events(
-            Address.parse(record["other"]), [{"type": FEEDBACK, "request": request_id, **entry}]
+            Address.parse(record["other"]), [{"type": FEEDBACK, "request": request_id, **entry}], durable=True
         )
 
     # --- receiving ----------------------------------------------------------------------------
@@ -340,9 +345,14 @@ class Mentoring:
     async def receive(self, *, wait: float = 0) -> list[Update]:
         """Receive waiting events and apply each that its sender may make; then bring the home
         node up to date (moves reported, sessions held counted) and expire what the node expired."""
-        updates = [await self._apply(received) for received in await self.member.receive(wait=wait)]
-        await self._catch_up()
-        self.member.keystore.save()
+        updates = []
+        for received in await self.member.receive(wait=wait):
+            updates.append(await self._apply(received))
+            self.member.keystore.save()  # the message is acknowledged already: keep what it did
+        try:
+            await self._catch_up()
+        finally:
+            self.member.keystore.save()
         return updates
 
     async def _apply(self, received: Received) -> Update:
@@ -369,7 +379,7 @@ class Mentoring:
             if kind == FEEDBACK:
                 return self._on_feedback(sender, record, event)
             raise ClientError(f"unknown event type {kind!r}")
-        except (ClientError, ProtocolError, KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # whatever a sender put in it, it must not cost the other events
             reason = str(exc) if isinstance(exc, ClientError | ProtocolError) else f"malformed: {exc!r}"
             rejected = self.member.state.setdefault("rejected_events", [])
             rejected.append({"from": str(sender), "type": str(kind), "reason": reason, "at": int(time.time())})
@@ -384,39 +394,59 @@ class Mentoring:
         _check_text(message, "message", MAX_MESSAGE)
         if not isinstance(goals, list) or len(goals) > MAX_GOALS_TEXT or not all(isinstance(g, str) for g in goals):
             raise ClientError("the request's goals are malformed")
+        weeks, expires_at = _whole(weeks, "duration_weeks"), _whole(event["expires_at"], "expires_at")
         now = int(time.time())
+        request = new_request(request_id, str(sender), self.me, weeks, now, ttl=max(expires_at - now, 1))
+        record = _record(request, Actor.MENTOR, sender, message, goals)
+        record["node_open_pending"] = True
+        self.records[request_id] = record
+        summary = f"{sender} asks you for mentoring ({weeks} weeks): {message!r} — request {request_id}"
         async with self.member.api() as api:
             try:
-                recorded = await api.open_request(request_id, Actor.MENTOR, int(weeks), int(event["expires_at"]))
+                await self._register_received(api, request_id, record)
             except ApiError as exc:
-                if exc.status in (0, 429) or exc.status >= 500:
-                    raise
-                # The node will not take it (not a mentor, a bad id, already expired): say so.
-                await self.member.send_events(
-                    sender,
-                    [
-                        {
-                            "type": MOVE,
-                            "request": request_id,
-                            "action": "decline",
-                            "reason": str(exc)[:MAX_REASON],
-                            "at": now,
-                        }
-                    ],
-                )
-                raise ClientError(f"your node refused the request and it was declined: {exc}") from exc
-        request = new_request(
-            request_id, str(sender), self.me, int(weeks), recorded["created_at"], ttl=recorded["expires_at"] - now
-        )
-        self.records[request_id] = _record(request, Actor.MENTOR, sender, message, goals)
-        summary = f"{sender} asks you for mentoring ({weeks} weeks): {message!r} — request {request_id}"
+                if not exc.passing:
+                    raise ClientError(f"your node refused the request and it was declined: {exc}") from exc
+                summary += " (your node records it at your next receive)"
         return Update(sender, event, summary)
+
+    async def _register_received(self, api: NodeApi, request_id: str, record: dict[str, Any]) -> None:
+        """Tell the home node of a received request (its clock and limits set the time to answer);
+        if the node refuses it for good, decline it to the mentee with the node's reason.
+
+        Raises:
+            ApiError: if the node refused it (for good: it is declined) or could not be reached.
+        """
+        request = request_from_json(record["request"])
+        try:
+            recorded = await api.open_request(request_id, Actor.MENTOR, request.duration_weeks, request.expires_at)
+        except ApiError as exc:
+            if exc.passing:
+                raise
+            record.pop("node_open_pending", None)
+            reason = str(exc)[:MAX_REASON]
+            declined = apply(
+                request, Action.DECLINE, Actor.MENTOR, max(int(time.time()), request.created_at), reason=reason
+            )
+            record["request"] = request_to_json(declined)
+            event = {"type": MOVE, "request": request_id, "action": "decline", "reason": reason, "at": int(time.time())}
+            await self.member.send_events(Address.parse(record["other"]), [event], durable=True)
+            raise
+        record.pop("node_open_pending", None)
+        ttl = recorded["expires_at"] - recorded["created_at"]
+        record["request"] = request_to_json(
+            replace(request, created_at=recorded["created_at"], expires_at=recorded["created_at"] + ttl)
+        )
 
     async def _on_move(self, sender: Address, record: dict[str, Any], event: dict[str, Any]) -> Update:
         request = request_from_json(record["request"])
         action, actor = Action(event["action"]), _other(record)
         last = request.history[-1].at if request.history else request.created_at
-        at = max(min(int(event["at"]), int(time.time())), last)
+        at = max(min(_whole(event["at"], "at"), int(time.time())), last)
+        if action is Action.WITHDRAW and request.state is State.ACTIVE:
+            # The mentee withdrew while the acceptance was on its way: the withdrawal wins, and
+            # the place is given back (as a cancellation: the mentorship never ran).
+            action = Action.CANCEL
         moved = apply(request, action, actor, at, reason=event.get("reason"))
         if action is Action.ACCEPT:
             record["availability"] = _schedule_of(event.get("availability"))
@@ -449,16 +479,20 @@ class Mentoring:
             current = record["sessions"].get(str(event["session_id"]))
             if current is None:
                 raise ClientError("it names no session of this mentorship")
-            existing, sequence = session_from_json(current), int(event["sequence"])
-            if method is Method.REPLY:
-                accept = None if event.get("accept") is None else parse_slot(event["accept"])
-                session = reply(existing, by, sequence, accept=accept)
-            elif method is Method.COUNTER:
-                zone, windows = self._mentor_schedule(record)
-                slots = [parse_slot(raw) for raw in event["slots"]]
-                session = counter(existing, slots, by, sequence, windows=windows, zone=zone, now=int(time.time()))
-            else:
-                session = cancel(existing, sequence)
+            existing, sequence = session_from_json(current), _whole(event["sequence"], "sequence")
+            zone, windows = self._mentor_schedule(record)
+            slots = [parse_slot(raw) for raw in event.get("slots", [])]
+            now = int(time.time())
+            try:
+                if method is Method.REPLY:
+                    accept = None if event.get("accept") is None else parse_slot(event["accept"])
+                    session = reply(existing, by, sequence, accept=accept)
+                elif method is Method.COUNTER:
+                    session = counter(existing, slots, by, sequence, windows=windows, zone=zone, now=now)
+                else:
+                    session = cancel(existing, sequence, by)
+            except StaleSequence:  # it may have crossed a change of ours: both sides settle alike
+                session = crossed(existing, method, by, sequence, slots, windows=windows, zone=zone, now=now)
         record["sessions"][session.id] = session_to_json(session)
         return Update(sender, event, f"{sender}: session {session.id} {_session_words(session)}")
 
@@ -466,8 +500,8 @@ class Mentoring:
         op = make_op(event["op"])
         if op.author != str(sender):
             raise ClientError("a goal edit must be authored by its sender")
-        if State(record["request"]["state"]) is not State.ACTIVE:
-            raise ClientError("goals are edited in an active mentorship")
+        if not any(step.action is Action.ACCEPT for step in request_from_json(record["request"]).history):
+            raise ClientError("goals belong to a mentorship that was accepted")  # edits in flight at its end count
         record["goal_ops"].append(op_to_json(op))
         goal = fold(make_op(raw) for raw in record["goal_ops"])[op.goal]
         return Update(sender, event, f"{sender} updated goal {goal.title!r}: {goal.status}, {goal.progress} %")
@@ -480,30 +514,18 @@ class Mentoring:
         return Update(sender, event, f"{sender} sent feedback on the {given.about}: {ratings}")
 
     async def _catch_up(self) -> None:
-        """Report received moves to the home node, count sessions held, and follow the node where
-        it expired or ended a request (an operator's suspension)."""
+        """Report received moves to the home node, record received requests it could not take
+        before, count sessions held, and follow the node where it expired an open request or an
+        operator ended one (a suspension). Passing failures leave the rest for the next receive."""
         now = int(time.time())
         async with self.member.api() as api:
             for request_id, record in self.records.items():
-                pending = record.get("node_pending", [])
-                while pending:
-                    try:
-                        await api.move(request_id, pending[0]["action"], pending[0]["by"])
-                    except ApiError as exc:
-                        if exc.status == 0 or exc.status >= 500:
-                            break  # tried again at the next receive
-                        _note(record, f"your node did not follow {pending[0]['action']}: {exc}")
-                    pending.pop(0)
-                for session_id, data in record["sessions"].items():
-                    session = session_from_json(data)
-                    counted = record.setdefault("sessions_counted", [])
-                    held = (
-                        session.state is SessionState.CONFIRMED and session.confirmed and session.confirmed.end <= now
-                    )
-                    if held and session_id not in counted:
-                        with contextlib.suppress(ApiError):  # a count only; never worth failing a receive
-                            await api.session_held(request_id)
-                        counted.append(session_id)
+                try:
+                    await self._catch_up_one(api, request_id, record, now)
+                except ApiError as exc:
+                    if exc.passing:
+                        return
+                    _note(record, f"your node: {exc}")
             try:
                 on_node = {item["request_id"]: item for item in await api.mentorships()}
             except ApiError:
@@ -511,11 +533,40 @@ class Mentoring:
         for request_id, record in self.records.items():
             node_state = on_node.get(request_id, {}).get("state")
             request = request_from_json(record["request"])
-            if node_state in (State.EXPIRED, State.ENDED) and request.state not in FINAL:
-                actor = Actor.SYSTEM if node_state == State.EXPIRED else Actor.OPERATOR
-                action = Action.EXPIRE if node_state == State.EXPIRED else Action.END
-                at = max(now, request.expires_at) if action is Action.EXPIRE else now
+            if node_state not in (State.EXPIRED, State.ENDED) or request.state in FINAL:
+                continue
+            if node_state == State.EXPIRED and request.state not in OPEN:
+                _note(record, "your node let this request expire, but it was answered in time here")
+                continue
+            action, actor = (
+                (Action.EXPIRE, Actor.SYSTEM) if node_state == State.EXPIRED else (Action.END, Actor.OPERATOR)
+            )
+            at = max(now, request.expires_at) if action is Action.EXPIRE else max(now, request.created_at)
+            try:
                 record["request"] = request_to_json(apply(request, action, actor, at))
+            except ProtocolError as exc:
+                _note(record, f"could not follow your node ({node_state}): {exc}")
+
+    async def _catch_up_one(self, api: NodeApi, request_id: str, record: dict[str, Any], now: int) -> None:
+        if record.get("node_open_pending"):
+            await self._register_received(api, request_id, record)
+        pending = record.setdefault("node_pending", [])
+        while pending:
+            try:
+                await api.move(request_id, pending[0]["action"], pending[0]["by"])
+            except ApiError as exc:
+                if exc.passing:
+                    raise
+                _note(record, f"your node did not follow {pending[0]['action']}: {exc}")
+            pending.pop(0)
+        counted = record.setdefault("sessions_counted", [])
+        for session_id, data in record["sessions"].items():
+            session = session_from_json(data)
+            ended = session.confirmed is not None and session.confirmed.end <= now
+            if session.state is SessionState.CONFIRMED and ended and session_id not in counted:
+                with contextlib.suppress(ApiError):  # a count only; never worth failing a receive
+                    await api.session_held(request_id)
+                counted.append(session_id)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -597,6 +648,17 @@ async def _node(call: Any) -> dict[str, Any]:
         if exc.status == 0:
             raise
         raise ClientError(f"your node refused: {exc}") from exc
+
+
+def _transient(exc: ApiError) -> bool:
+    return exc.status in (0, 408, 429) or exc.status >= 500
+
+
+def _whole(value: object, name: str) -> int:
+    """An integer field of an event (JSON allows ``1e400`` and ``Infinity``; an event may not)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ClientError(f"{name} must be an integer")
+    return value
 
 
 def _note(record: dict[str, Any], what: str) -> None:

@@ -18,7 +18,7 @@ from client.member import Address, ClientError, MemberClient
 from crypto.aead import NONCE_BYTES
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import ProtocolError
-from protocol.resources import BLOB_AAD, MAX_FILE_BYTES, make_resource
+from protocol.resources import BLOB_AAD, BLOB_OVERHEAD, MAX_FILE_BYTES, make_resource
 
 RESOURCE = "resource"
 
@@ -77,12 +77,13 @@ class Resources:
         if item is None or item.get("kind") != "file":
             raise ClientError(f"no shared file {resource_id}; see 'mentornet client resources'")
         sealed = bytearray()
+        expected = int(item["size"]) + BLOB_OVERHEAD  # the node cannot make us read more than that
         async with self.member.api() as api:
-            while True:
+            while len(sealed) < expected:
                 chunk = await api.blob_chunk(item["node"], item["blob"], len(sealed))
+                if chunk.get("offset") != len(sealed) or chunk.get("size") != expected or not chunk.get("data"):
+                    raise ClientError("the node answered with something other than the announced file")
                 sealed += b64decode(str(chunk["data"]), field="data")
-                if len(sealed) >= int(chunk["size"]) or not chunk["data"]:
-                    break
         try:
             data = crypto.open_(b64decode(item["key"], field="key"), bytes(sealed), aad=BLOB_AAD)
         except (crypto.CryptoError, ProtocolError) as exc:

@@ -25,7 +25,7 @@ MAX_TITLE = 200
 MAX_NOTE = 2000
 MAX_GOALS = 50
 MAX_MILESTONES = 30
-OP_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+OP_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{7,63}")  # never read as a command-line option
 
 
 class GoalStatus(StrEnum):

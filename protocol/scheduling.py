@@ -18,6 +18,7 @@ ids are parameters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ MAX_SLOTS = 5
 MIN_MINUTES = 15
 MAX_MINUTES = 240
 MAX_NOTE = 1000
+SESSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")  # never read as a command-line option
 
 
 class WindowLike(Protocol):
@@ -89,6 +91,7 @@ class Session:
     confirmed: Slot | None
     video_url: str
     note: str = ""
+    last_by: str = ""  # who made the last change that raised the sequence (to settle crossing ones)
 
 
 def local_to_utc(local: str, zone: str) -> int:
@@ -155,12 +158,14 @@ def propose(
     note: str = "",
 ) -> Session:
     """A new session proposal (iTIP ``REQUEST``) with checked slots."""
+    if not SESSION_ID.fullmatch(session_id):
+        raise InvalidField("session", "a session id is 1 to 64 of A-Z a-z 0-9 _ - and does not start with -")
     if len(note) > MAX_NOTE:
         raise InvalidField("note", f"at most {MAX_NOTE} characters")
     if not video_url.startswith("https://") or len(video_url) > 500:
         raise InvalidField("video_url", "must be an https:// link of at most 500 characters")
     checked = check_slots(slots, windows, zone, now=now)
-    return Session(session_id, request_id, SessionState.PROPOSED, 0, checked, by, None, video_url, note)
+    return Session(session_id, request_id, SessionState.PROPOSED, 0, checked, by, None, video_url, note, by)
 
 
 def counter(
@@ -187,7 +192,13 @@ def counter(
         raise IllegalTransition("you proposed these slots; wait for an answer or cancel")
     checked = check_slots(slots, windows, zone, now=now)
     return replace(
-        session, state=SessionState.COUNTERED, sequence=sequence, slots=checked, proposed_by=by, confirmed=None
+        session,
+        state=SessionState.COUNTERED,
+        sequence=sequence,
+        slots=checked,
+        proposed_by=by,
+        confirmed=None,
+        last_by=by,
     )
 
 
@@ -211,7 +222,7 @@ def reply(session: Session, by: str, sequence: int, *, accept: Slot | None) -> S
     return replace(session, state=SessionState.CONFIRMED, confirmed=accept)
 
 
-def cancel(session: Session, sequence: int) -> Session:
+def cancel(session: Session, sequence: int, by: str) -> Session:
     """Call a session off (iTIP ``CANCEL``), by either member.
 
     Raises:
@@ -221,7 +232,38 @@ def cancel(session: Session, sequence: int) -> Session:
     _check_sequence(session, sequence, raises=True)
     if session.state in (SessionState.DECLINED, SessionState.CANCELLED):
         raise IllegalTransition(f"the session is already {session.state}")
-    return replace(session, state=SessionState.CANCELLED, sequence=sequence)
+    return replace(session, state=SessionState.CANCELLED, sequence=sequence, last_by=by)
+
+
+def crossed(
+    session: Session,
+    method: Method,
+    by: str,
+    sequence: int,
+    slots: Sequence[Slot] = (),
+    *,
+    windows: Sequence[WindowLike],
+    zone: str,
+    now: int,
+) -> Session:
+    """Settle a ``COUNTER`` or ``CANCEL`` that crossed one of ours: both members raised the
+    sequence to the same number at once. Both sides apply the same rule, so they end up alike: a
+    ``CANCEL`` wins over a ``COUNTER``, and of two ``COUNTER`` s the mentor's.
+
+    Raises:
+        StaleSequence: if it did not cross a change of ours (then it is simply stale).
+    """
+    ours = session.last_by not in ("", by) and session.state in (SessionState.COUNTERED, SessionState.CANCELLED)
+    if method not in (Method.COUNTER, Method.CANCEL) or sequence != session.sequence or not ours:
+        raise StaleSequence(f"sequence {sequence} is older than the session's {session.sequence}")
+    if session.state is SessionState.CANCELLED:
+        return session
+    if method is Method.CANCEL:
+        return replace(session, state=SessionState.CANCELLED, last_by=by)
+    if by != "mentor":
+        return session
+    checked = check_slots(slots, windows, zone, now=now)
+    return replace(session, slots=checked, proposed_by=by, last_by=by)
 
 
 def describe_windows(windows: Sequence[WindowLike]) -> str:
@@ -244,6 +286,7 @@ def session_to_json(session: Session) -> dict[str, object]:
         "confirmed": None if session.confirmed is None else [session.confirmed.start, session.confirmed.minutes],
         "video_url": session.video_url,
         "note": session.note,
+        "last_by": session.last_by,
     }
 
 
@@ -262,6 +305,7 @@ def session_from_json(data: dict[str, object]) -> Session:
             confirmed=None if confirmed is None else parse_slot(confirmed),
             video_url=str(data["video_url"]),
             note=str(data.get("note", "")),
+            last_by=str(data.get("last_by", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidField("session", f"not a saved session: {exc}") from exc

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from protocol.errors import IllegalTransition, InvalidField, StaleSequence
 from protocol.scheduling import (
+    Method,
     SessionState,
     Slot,
     cancel,
     counter,
+    crossed,
     local_to_utc,
     propose,
     reply,
@@ -150,10 +152,10 @@ def test_confirm_counter_and_cancel_follow_itip() -> None:
     assert confirmed.state is SessionState.CONFIRMED and confirmed.confirmed == Slot(a + 3600, 60)
     moved = counter(confirmed, [Slot(b, 60)], "mentee", 2, windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW)
     assert moved.state is SessionState.COUNTERED and moved.confirmed is None
-    cancelled = cancel(moved, 3)
+    cancelled = cancel(moved, 3, "mentor")
     assert cancelled.state is SessionState.CANCELLED
     with pytest.raises(IllegalTransition, match="already cancelled"):
-        cancel(cancelled, 4)
+        cancel(cancelled, 4, "mentee")
     assert session_from_json(session_to_json(cancelled)) == cancelled
 
 
@@ -185,7 +187,7 @@ def test_random_move_sequences_keep_the_session_consistent(moves: list[tuple[str
                     session, [slot], by, session.sequence + 1, windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW
                 )
             elif move == "cancel":
-                session = cancel(session, session.sequence + 1)
+                session = cancel(session, session.sequence + 1, by)
             else:
                 session = reply(session, by, session.sequence, accept=session.slots[0] if move == "accept" else None)
         except IllegalTransition:
@@ -198,3 +200,26 @@ def test_random_move_sequences_keep_the_session_consistent(moves: list[tuple[str
             assert session.state is SessionState.CANCELLED
         if before.state in (SessionState.DECLINED, SessionState.CANCELLED):
             raise AssertionError("a final session moved")
+
+
+def test_crossing_changes_settle_the_same_way_on_both_sides() -> None:
+    a, b, c = (local_to_utc(f"2027-03-{day}T10:00", "Europe/Berlin") for day in ("23", "30", "16"))
+    zone, windows = "Europe/Berlin", TUESDAY_MORNINGS
+    start = propose("s1", "r1", [Slot(a, 60)], "mentee", windows=windows, zone=zone, now=NOW, video_url=VIDEO)
+    confirmed = reply(start, "mentor", 0, accept=Slot(a, 60))
+    # Both move the confirmed session at once: each side has its own counter at sequence 1.
+    at_mentee = counter(confirmed, [Slot(b, 60)], "mentee", 1, windows=windows, zone=zone, now=NOW)
+    at_mentor = counter(confirmed, [Slot(c, 60)], "mentor", 1, windows=windows, zone=zone, now=NOW)
+    with pytest.raises(StaleSequence):
+        counter(at_mentee, [Slot(c, 60)], "mentor", 1, windows=windows, zone=zone, now=NOW)
+    on_mentee = crossed(at_mentee, Method.COUNTER, "mentor", 1, [Slot(c, 60)], windows=windows, zone=zone, now=NOW)
+    on_mentor = crossed(at_mentor, Method.COUNTER, "mentee", 1, [Slot(b, 60)], windows=windows, zone=zone, now=NOW)
+    assert on_mentee.slots == on_mentor.slots == (Slot(c, 60),)  # the mentor's counter wins on both sides
+    # A cancellation crossing a counter wins on both sides.
+    cancelled = cancel(confirmed, 1, "mentee")
+    kept = crossed(cancelled, Method.COUNTER, "mentor", 1, [Slot(c, 60)], windows=windows, zone=zone, now=NOW)
+    assert kept.state is SessionState.CANCELLED
+    assert (
+        crossed(at_mentor, Method.CANCEL, "mentee", 1, windows=windows, zone=zone, now=NOW).state
+        is SessionState.CANCELLED
+    )
