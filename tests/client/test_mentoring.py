@@ -152,3 +152,41 @@ async def test_a_mentorship_from_request_to_feedback_across_three_nodes(
 
 async def _places_are(node: RunningNode, searcher: MemberClient, places: int) -> bool:
     return await open_places(node, searcher) == places
+
+
+async def test_malformed_events_are_refused_and_the_rest_of_the_batch_still_applies(tmp_path: Path) -> None:
+    async with peered_cluster(tmp_path, ["A", "B"]) as (a, b):
+        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+        await carlos.member.announce(dict(AVAILABILITY))
+        junk = [
+            {"type": "mentorship.request", "request": "a" * 24, "duration_weeks": float("inf"), "expires_at": 0},
+            {"type": "mentorship.request", "request": "b" * 24, "duration_weeks": 8, "expires_at": "soon"},
+            {"type": "session", "request": "c" * 24, "method": "REPLY"},
+            {"type": "goal.op", "request": "d" * 24, "op": None},
+        ]
+        await mina.member.send_events(carlos.member.address, junk)
+        request_id = await mina.request(carlos.member.address, "A real request", [], 8)
+        got = await updates(carlos, 5)
+        assert [u.refused is not None for u in got] == [True, True, True, True, False]
+        assert got[-1].event["request"] == request_id and list(carlos.records) == [request_id]
+
+
+async def test_a_withdrawal_crossing_the_acceptance_gives_the_place_back(tmp_path: Path) -> None:
+    async with peered_cluster(tmp_path, ["A", "B", "C"]) as (a, b, c):
+        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+        chiara = Mentoring(await member_at(c, "Chiara", "mentee", tmp_path))
+        await carlos.member.announce(dict(AVAILABILITY))  # one place
+        request_id = await mina.request(carlos.member.address, "Please", [], 8)
+        await updates(carlos, 1)
+        await carlos.move(request_id, Action.ACCEPT)
+        await mina.move(request_id, Action.WITHDRAW)  # before the acceptance reached her
+        [crossed] = await updates(carlos, 1)
+        assert crossed.summary.endswith("now cancelled")
+        [late] = await updates(mina, 1)
+        assert late.refused is not None  # the acceptance of a withdrawn request
+        # Carlos's node gave the place back: a second mentee can be accepted.
+        second = await chiara.request(carlos.member.address, "Me too", [], 8)
+        await updates(carlos, 1)
+        await carlos.move(second, Action.ACCEPT)
