@@ -30,6 +30,7 @@ from client.groups import KINDS as GROUP_EVENTS
 from client.groups import Groups
 from client.member import Address, ClientError, MemberClient, Received
 from client.resources import RESOURCE, Resources
+from protocol.discovery import LocalWindow
 from protocol.errors import ProtocolError, StaleSequence
 from protocol.feedback import make_feedback
 from protocol.goals import Goal, Kind, fold, make_op, next_lamport, op_to_json
@@ -80,13 +81,6 @@ class Update:
     event: dict[str, Any]
     summary: str
     refused: str | None = None
-
-
-@dataclass(frozen=True)
-class Window:
-    day: int
-    start_minute: int
-    end_minute: int
 
 
 class Mentoring:
@@ -589,12 +583,14 @@ class Mentoring:
                 return record, session_from_json(record["sessions"][session_id])
         raise ClientError(f"no session {session_id}")
 
-    def _mentor_schedule(self, record: dict[str, Any]) -> tuple[str, list[Window]]:
+    def _mentor_schedule(self, record: dict[str, Any]) -> tuple[str, list[LocalWindow]]:
         """The mentor's zone and weekly windows: our own if we are the mentor, else those the
         mentor sent with the acceptance (no windows: any time, in UTC)."""
         schedule = _schedule_of(self.member.state.get("availability")) if record["role"] == Actor.MENTOR else None
         schedule = schedule or record.get("availability") or {"timezone": "UTC", "windows": []}
-        windows = [Window(int(w["day"]), int(w["start_minute"]), int(w["end_minute"])) for w in schedule["windows"]]
+        windows = [
+            LocalWindow(int(w["day"]), int(w["start_minute"]), int(w["end_minute"])) for w in schedule["windows"]
+        ]
         return str(schedule["timezone"]), windows
 
 

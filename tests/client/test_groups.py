@@ -10,20 +10,12 @@ import pytest
 
 from client.groups import Groups
 from client.member import ClientError
-from client.mentoring import Mentoring, Update
+from client.mentoring import Mentoring
 from tests.client.test_member import member_at
+from tests.client.test_mentoring import updates
 from tests.node.federation.cluster import eventually, peered_cluster
 
 AVAILABILITY = {"topics": ["robotics"], "languages": ["en"], "timezone": "UTC", "capacity": 1}
-
-
-async def updates(mentoring: Mentoring, count: int) -> list[Update]:
-    got: list[Update] = []
-    for _ in range(30):
-        got += await mentoring.receive(wait=1)
-        if len(got) >= count:
-            return got
-    raise AssertionError(f"expected {count} updates, got {[u.summary for u in got]}")
 
 
 async def test_a_workshop_from_announcement_to_a_member_leaving(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from node.instance import Node
 from node.members import MemberProfile, invite_member, redeem_invite
 from node.resources import read_chunk, store_blob
 from protocol.resources import MAX_BLOB_BYTES, MAX_FILE_BYTES
-from tests.node.federation.cluster import RunningNode
+from tests.node.federation.cluster import RunningNode, holding
 
 CANARY = b"CANARY-9c41-a-private-thesis-draft"
 
@@ -39,10 +39,7 @@ async def test_a_ten_mib_file_crosses_nodes_as_ciphertext_and_arrives_intact(
     with pytest.raises(ClientError, match="exists"):
         await Resources(carlos).fetch(resource_id, fetched)
 
-    for running in two_nodes:  # the sender's node keeps only ciphertext; nothing else holds the file
-        for path in running.config.data_dir.rglob("*"):
-            if path.is_file():
-                assert CANARY not in path.read_bytes(), path
+    assert holding(two_nodes, CANARY) == []  # the sender's node keeps only ciphertext
 
 
 async def test_links_are_shared_and_altered_files_are_refused(

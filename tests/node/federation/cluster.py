@@ -180,5 +180,19 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15
     raise AssertionError(f"{what} did not happen within {within} s")
 
 
+def holding(nodes: list[RunningNode], marker: bytes) -> list[str]:
+    """Where ``marker`` appears in clear: any file in the nodes' data directories (database, WAL,
+    config, keys) or any request they sent each other. A privacy test expects none."""
+    found = [
+        f"{running.name}: request to {request.url}"
+        for running in nodes
+        for request in running.transport.sent
+        if marker in request.body
+    ]
+    for running in nodes:
+        found += [str(p) for p in running.config.data_dir.rglob("*") if p.is_file() and marker in p.read_bytes()]
+    return found
+
+
 def with_settings(settings: FederationSettings, **changes: Any) -> FederationSettings:
     return dataclasses.replace(settings, **changes)
