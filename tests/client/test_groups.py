@@ -13,8 +13,9 @@ from client.member import ClientError
 from client.mentoring import Mentoring
 from tests.client.test_member import member_at
 from tests.client.test_mentoring import updates
-from tests.node.federation.cluster import eventually, peered_cluster
+from tests.node.federation.cluster import eventually, holding, peered_cluster
 
+CANARY = "CANARY-61b2-group-secret"
 AVAILABILITY = {"topics": ["robotics"], "languages": ["en"], "timezone": "UTC", "capacity": 1}
 
 
@@ -50,10 +51,10 @@ async def test_a_workshop_from_announcement_to_a_member_leaving(tmp_path: Path) 
         await updates(mina, 1)  # the roster grew: Chiara joined
         assert Groups(mina.member).show(group_id)["members"] == [str(mina.member.address), str(chiara.member.address)]
 
-        assert await Groups(mina.member).send(group_id, "Hello all!") == 2
+        assert await Groups(mina.member).send(group_id, f"Hello all! {CANARY}") == 2
         for other in (carlos, chiara):
             [hello] = await updates(other, 1)
-            assert hello.summary == f"[ROS basics] {mina.member.address}: Hello all!"
+            assert hello.summary == f"[ROS basics] {mina.member.address}: Hello all! {CANARY}"
         with pytest.raises(ClientError, match="not on the roster"):
             await Groups(tom.member).send(group_id, "let me in")
 
@@ -71,3 +72,4 @@ async def test_a_workshop_from_announcement_to_a_member_leaving(tmp_path: Path) 
         await tom.member.send_events(mina.member.address, [forged])
         [refused] = await updates(mina, 1)
         assert refused.refused == "only the group's host sends its roster"
+        assert holding([a, b, c], CANARY.encode()) == []
