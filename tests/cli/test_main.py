@@ -6,47 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import cli
 from node.storage.database import head_revision
-
-PASSPHRASE = "a long and careful passphrase"
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def passphrase_file(tmp_path: Path) -> Path:
-    path = tmp_path / "passphrase"
-    path.write_text(PASSPHRASE + "\n")
-    path.chmod(0o600)
-    return path
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, runner: CliRunner, passphrase_file: Path) -> Path:
-    directory = tmp_path / "node"
-    result = runner.invoke(
-        cli,
-        [
-            "init",
-            "--data-dir",
-            str(directory),
-            "--name",
-            "CLI University",
-            "--url",
-            "https://mentornet.cli.example",
-            "--passphrase-file",
-            str(passphrase_file),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return directory
 
 
 def _run(runner: CliRunner, *args: str) -> Result:
