@@ -124,15 +124,21 @@ def send(address: str, text: str, keystore: Path, passphrase_file: Path | None, 
 def receive(wait: float, keystore: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Fetch, decrypt and acknowledge new messages, and apply mentorship events (requests,
     answers, sessions, goals, feedback) that their senders may make."""
-    member = open_member(keystore, passphrase_file)
-    updates = asyncio.run(Mentoring(member).receive(wait=wait))
-    data = [{"from": str(u.sender), "summary": u.summary, "refused": u.refused, "event": u.event} for u in updates]
+    mentoring = Mentoring(open_member(keystore, passphrase_file))
+    updates = asyncio.run(mentoring.receive(wait=wait))
+    reminders = mentoring.due_reminders()
+    data: list[dict[str, Any]] = [
+        {"from": str(u.sender), "summary": u.summary, "refused": u.refused, "event": u.event} for u in updates
+    ]
+    data += [{"reminder": line} for line in reminders]
 
     def human() -> None:
-        if not updates:
+        if not updates and not reminders:
             click.echo("No new messages.")
         for update in updates:
             click.echo(f"[{format_time(int(update.event.get('sent_at', 0)))}] {update.summary}")
+        for line in reminders:
+            click.echo(line)
 
     emit(as_json, data, human)
 

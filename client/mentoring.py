@@ -177,6 +177,29 @@ class Mentoring:
             )
         return sorted(listed, key=lambda item: item["created_at"], reverse=True)
 
+    def due_reminders(self, now: int | None = None) -> list[str]:
+        """Once per request, when half its time to answer has gone unanswered: a line for the
+        mentor (answer it) or the mentee (it may expire). Marked as given in the keystore."""
+        now = int(time.time()) if now is None else now
+        lines = []
+        for request_id, record in self.records.items():
+            request = request_from_json(record["request"])
+            if record.get("reminded") or not request.reminder_due(now):
+                continue
+            record["reminded"] = now
+            days = max(1, round((request.expires_at - now) / 86_400))
+            if record["role"] == Actor.MENTOR:
+                lines.append(
+                    f"Reminder: {record['other']} waits for your answer to request {request_id} ({days} day(s) left)"
+                )
+            else:
+                lines.append(
+                    f"Reminder: {record['other']} has not answered request {request_id} yet ({days} day(s) left)"
+                )
+        if lines:
+            self.member.keystore.save()
+        return lines
+
     # --- sessions -----------------------------------------------------------------------------
 
     async def propose_session(self, request_id: str, slots: list[Slot], note: str = "") -> Session:

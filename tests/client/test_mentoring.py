@@ -185,3 +185,22 @@ async def test_a_withdrawal_crossing_the_acceptance_gives_the_place_back(tmp_pat
         second = await chiara.request(carlos.member.address, "Me too", [], 8)
         await updates(carlos, 1)
         await carlos.move(second, Action.ACCEPT)
+
+
+async def test_a_reminder_comes_once_when_half_the_time_to_answer_has_gone(tmp_path: Path) -> None:
+    async with peered_cluster(tmp_path, ["A", "B"]) as (a, b):
+        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+        await carlos.member.announce(dict(AVAILABILITY))
+        request_id = await mina.request(carlos.member.address, "Please", [], 8)
+        await updates(carlos, 1)
+        created = carlos.records[request_id]["request"]["created_at"]
+        assert carlos.due_reminders(created + 6 * 86_400) == []
+        [reminder] = carlos.due_reminders(created + 7 * 86_400)
+        assert (
+            reminder == f"Reminder: {mina.member.address} waits for your answer to request {request_id} (7 day(s) left)"
+        )
+        assert carlos.due_reminders(created + 8 * 86_400) == []  # once
+        assert mina.due_reminders(created + 7 * 86_400)[0].endswith(
+            f"has not answered request {request_id} yet (7 day(s) left)"
+        )
