@@ -15,7 +15,7 @@ from client.member import ClientError, MemberClient
 from client.mentoring import GOAL, MOVE, Mentoring, Update
 from protocol.lifecycle import Action
 from protocol.scheduling import Slot, local_to_utc
-from tests.client.test_member import member_at
+from tests.client.test_member import PASSPHRASE, member_at
 from tests.node.federation.cluster import RunningNode, eventually, holding, peered_cluster
 
 CANARY = "CANARY-5d1e-mentoring-secret"
@@ -204,3 +204,25 @@ async def test_a_reminder_comes_once_when_half_the_time_to_answer_has_gone(tmp_p
         assert mina.due_reminders(created + 7 * 86_400)[0].endswith(
             f"has not answered request {request_id} yet (7 day(s) left)"
         )
+
+
+async def test_events_made_while_the_node_is_down_are_kept_and_sent_later(tmp_path: Path) -> None:
+    async with peered_cluster(tmp_path, ["A", "B"]) as (a, b):
+        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+        await carlos.member.announce(dict(AVAILABILITY))
+        request_id = await mina.request(carlos.member.address, "Please", [], 8)
+        await updates(carlos, 1)
+        await carlos.move(request_id, Action.ACCEPT)
+        await updates(mina, 1)
+
+        await a.stop()  # Mina's node is down: her goal is saved, not lost
+        with pytest.raises(ClientError, match="saved; it will be sent with your next 'receive'"):
+            await mina.add_goal(request_id, "Write chapter 2")
+        assert len(mina.member.state["unsent"]) == 1
+        reopened = Mentoring(MemberClient.open(tmp_path / "Mina.keystore", PASSPHRASE))  # even after a restart
+        await a.start()
+        await reopened.receive(wait=0)  # sends what waited
+        assert reopened.member.state["unsent"] == []
+        [goal] = await updates(carlos, 1)
+        assert goal.refused is None and "Write chapter 2" in goal.summary
