@@ -1,4 +1,5 @@
-"""``mentornet demo``: three institutions' nodes on 127.0.0.1 and one mentorship, end to end.
+"""``mentornet demo``: three institutions' nodes on 127.0.0.1, one mentorship end to end, and a
+workshop with a shared file.
 
 Everything is real: three nodes (embedded SQLite, temporary data directories) peered with pinned
 keys, members registered through invites with their own device keys, announcements signed and
@@ -9,6 +10,7 @@ At the end every file the nodes wrote is searched for the texts the members exch
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import signal
 import sys
@@ -24,14 +26,18 @@ from zoneinfo import ZoneInfo
 import click
 
 from cli.output import emit
+from client.groups import Groups
 from client.member import MemberClient
 from client.mentoring import Mentoring, Update
+from client.resources import Resources
 from node.announcements import publish_availability
 from node.local import LocalNode, peer_all
+from node.logs import JsonFormatter
 from node.members import MemberProfile, invite_member
 from protocol.lifecycle import Action
 from protocol.scheduling import Slot, local_to_utc
 
+LOG_FILE = "nodes.log"
 PASSPHRASE = "mentornet demo passphrase"  # noqa: S105 (printed for the member to try the CLI; a demo only)
 INSTITUTIONS = ("Northfield University", "Riverside Robotics Inc.", "Open Minds Foundation")
 
@@ -144,6 +150,7 @@ async def run_demo(demo: Demo) -> dict[str, Any]:
     await _converse(demo, mina, carlos)
     await _schedule(demo, mina, carlos, request_id)
     await _goals_and_feedback(demo, mina, carlos, request_id)
+    await _workshop_and_file(demo, demo.members["Aiko Tanaka"], mina, demo.members["Tom Weber"])
     return {"steps": demo.steps, "privacy": _privacy_check(demo), "data_dir": str(demo.root)}
 
 
@@ -306,20 +313,53 @@ async def _goals_and_feedback(demo: Demo, mina: Mentoring, carlos: Mentoring, re
     demo.steps[-1]["goals_converged"] = same
 
 
+async def _workshop_and_file(demo: Demo, aiko: Mentoring, mina: Mentoring, tom: Mentoring) -> None:
+    demo.step("A workshop across institutions, and a file shared end to end")
+    starts = int(time.time()) + 3 * 86_400
+    group_id = await Groups(aiko.member).announce("Intro to UX research", "ux-design", starts, 90, 10)
+
+    async def listed_everywhere() -> bool:
+        for client in (mina, tom):
+            async with client.member.api() as api:
+                if group_id not in [g["group"] for g in await api.groups("ux-design")]:
+                    return False
+        return True
+
+    await _until(listed_everywhere, "the workshop reaching every node")
+    async with mina.member.api() as api:
+        [listing] = [g for g in await api.groups("ux-design") if g["group"] == group_id]
+    demo.say(f"    Aiko announced {listing['title']!r}; Mina and Tom find it at their own nodes and join.")
+    for joiner in (mina, tom):
+        await Groups(joiner.member).join(aiko.member.address, listing)
+        await _updates(aiko, 1)
+        await _updates(joiner, 1)
+    await _updates(mina, 1)  # the roster grew when Tom joined
+    await Groups(aiko.member).send(group_id, demo.said("Welcome! Please bring one product you find confusing."))
+    for client, who in ((mina, "Mina"), (tom, "Tom")):
+        for update in await _updates(client, 1):
+            demo.say(f"    {who}'s client: {update.summary}")
+    reading = demo.root / "reading-list.txt"
+    reading.write_text(demo.said("Reading list: Don Norman, The Design of Everyday Things, chapters 1-3") + "\n")
+    await Resources(aiko.member).share_file(mina.member.address, reading, "Reading list")
+    [shared] = await _updates(mina, 1)
+    received = await Resources(mina.member).fetch(str(shared.event["resource"]), demo.root / "mina-reading-list.txt")
+    same = received.read_bytes() == reading.read_bytes()
+    demo.say(f"    Mina fetched the file from Aiko's node as ciphertext, opened and checked it: {same}")
+    demo.steps[-1]["group"] = group_id
+    demo.steps[-1]["file_intact"] = same
+
+
 def _privacy_check(demo: Demo) -> dict[str, Any]:
-    demo.step("Privacy check: every file the three nodes wrote is searched for what the members said")
+    demo.step("Privacy check: every file the three nodes wrote, logs too, is searched for what the members said")
     files, scanned, found = 0, 0, []
-    for local in demo.nodes:
-        for path in local.config.data_dir.rglob("*"):
-            if not path.is_file():
-                continue
+    logs = [demo.root / LOG_FILE] if (demo.root / LOG_FILE).exists() else []
+    for path in [*logs, *(p for local in demo.nodes for p in local.config.data_dir.rglob("*"))]:
+        if path.is_file():
             data = path.read_bytes()
             files += 1
             scanned += len(data)
             found += [f"{path}: {text!r}" for text in demo.secrets if text.encode() in data]
-    demo.say(
-        f"    {len(demo.secrets)} texts, {files} files ({scanned / 1024:.0f} KiB: databases, WAL, config): ",
-    )
+    demo.say(f"    {len(demo.secrets)} texts, {files} files ({scanned / 1024:.0f} KiB: databases, WAL, config, logs):")
     if found:
         demo.say("    FOUND IN CLEAR:\n      " + "\n      ".join(found))
         raise click.ClickException("a node holds a member's text in clear")
@@ -332,6 +372,7 @@ def _credentials(demo: Demo) -> dict[str, Any]:
     passphrase_file.write_text(PASSPHRASE + "\n")
     passphrase_file.chmod(0o600)
     return {
+        "log": str(demo.root / LOG_FILE),
         "nodes": [{"name": n.name, "url": n.url, "data_dir": str(n.config.data_dir)} for n in demo.nodes],
         "members": [
             {
@@ -349,6 +390,7 @@ def _print_running(demo: Demo, running: dict[str, Any]) -> None:
     demo.say("\nThe nodes keep running (Ctrl-C stops them):")
     for item in running["nodes"]:
         demo.say(f"    {item['name']:<26} {item['url']}")
+    demo.say(f"Their log lines (JSON): {running['log']}")
     demo.say("Sample members (keystore passphrase in the file below):")
     for item in running["members"]:
         demo.say(f"    {item['name']:<14} {item['address']}\n        --keystore {item['keystore']}")
@@ -380,6 +422,11 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, within: float 
 
 
 async def _main(root: Path, as_json: bool, keep_running: bool) -> None:
+    # The nodes' own log lines go to a file (searched by the privacy check too), not over the walk-through.
+    handler = logging.FileHandler(root / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger().handlers[:] = [handler]
+    logging.getLogger().setLevel(logging.INFO)
     demo = Demo(root, as_json)
     try:
         result = await run_demo(demo)

@@ -33,11 +33,12 @@ async def test_the_demo_walks_a_mentorship_and_finds_no_plaintext_on_the_nodes(t
     assert process.returncode == 0, err
     result = json.loads(out)
     titles = [step["title"] for step in result["steps"]]
-    assert len(titles) == 9 and titles[-1].startswith("Privacy check")
+    assert len(titles) == 10 and titles[-1].startswith("Privacy check")
     assert result["privacy"]["found"] == [] and result["privacy"]["texts"] >= 8 and result["privacy"]["files"] >= 9
     by_number = {step["step"]: step for step in result["steps"]}
     assert by_number[4]["results"][0] == "Carlos Ortega"
     assert by_number[8]["goals_converged"] is True
+    assert by_number[9]["file_intact"] is True
     assert "DTSTART;TZID=Europe/London" in await asyncio.to_thread(Path(by_number[7]["ics"]).read_text)
 
 
