@@ -76,8 +76,8 @@ class Groups:
         group_id = str(group["group"])
         if str(host) == self.me:
             raise ClientError("you host this group session")
-        if self.groups.get(group_id, {}).get("state") in ("pending", "joined"):
-            raise ClientError(f"you already asked to join {group_id}; 'receive' shows the host's answer")
+        if self.groups.get(group_id, {}).get("state") == "joined":
+            raise ClientError(f"you are already on the roster of {group_id}")
         self.groups[group_id] = {
             "id": group_id,
             "title": group.get("title", ""),

@@ -227,14 +227,19 @@ class MemberClient:
         then says so.
         """
         if durable:
-            self.state.setdefault("unsent", []).append({"to": str(to), "events": events})
+            # Ids given now: a resend after a lost answer is then a duplicate the nodes drop.
+            events = [{**event, "id": event.get("id") or secrets.token_urlsafe(16)} for event in events]
+            entry = {"key": secrets.token_hex(8), "to": str(to), "events": events, "tries": 0}
+            self.state.setdefault("unsent", []).append(entry)
             self._save()
             try:
-                return await self.flush_unsent()
+                sent = await self.flush_unsent()
             except ApiError as exc:
-                if not exc.passing:
-                    raise
                 raise ClientError(f"saved; it will be sent with your next 'receive' ({exc})") from exc
+            dropped = [d for d in self.state.get("dropped", []) if d.get("unsent") == entry["key"]]
+            if dropped:
+                raise ClientError(str(dropped[-1]["what"]))
+            return sent
         sealed = await self.seal_events(to, events)
         async with self.api() as api:
             for request in send_requests(sealed.outgoing):
@@ -250,9 +255,13 @@ class MemberClient:
     async def flush_unsent(self) -> list[str]:
         """Send the saved events that could not be sent before, oldest first; return their ids.
 
+        An entry the node refuses for good (or that fails :data:`MAX_TRIES` times) is dropped and
+        noted, so it cannot hold back the rest; one for a contact whose identity changed waits until
+        it is verified again.
+
         Raises:
-            ApiError: if the node cannot be reached (they stay saved). An entry the node refuses
-                for good is dropped and noted, so it cannot hold back the rest.
+            ApiError: if the node cannot be reached, or refuses this member (401/403): the entries
+                stay saved.
         """
         sent: list[str] = []
         unsent = self.state.setdefault("unsent", [])
@@ -261,11 +270,15 @@ class MemberClient:
             try:
                 sent += await self.send_events(Address.parse(entry["to"]), entry["events"])
             except ApiError as exc:
-                if exc.passing:
+                entry["tries"] = entry.get("tries", 0) + 1
+                if (exc.passing or exc.status in (401, 403)) and entry["tries"] < MAX_TRIES:
+                    self._save()
                     raise
-                self._note_dropped(f"events for {entry['to']} the node refused: {exc}")
-            except ClientError as exc:
-                self._note_dropped(f"events for {entry['to']} that could not be sent: {exc}")
+                self._note_dropped(f"events for {entry['to']} the node refused: {exc}", unsent=entry.get("key"))
+            except IdentityChanged:
+                raise
+            except Exception as exc:  # anything else about this entry must not hold back the rest
+                self._note_dropped(f"events for {entry['to']} could not be sent: {exc}", unsent=entry.get("key"))
             unsent.pop(0)
             self._save()
         return sent
@@ -285,7 +298,7 @@ class MemberClient:
         outgoing: list[dict[str, Any]] = []
         stamped: list[dict[str, Any]] = []
         for event in events:
-            message_id = secrets.token_urlsafe(16)
+            message_id = str(event.get("id") or secrets.token_urlsafe(16))
             event = {**event, "id": message_id, "sent_at": int(time.time())}
             for device_id, record in sessions.items():
                 outgoing.append(await self._seal_event(to, device_id, record, event, message_id))
@@ -413,7 +426,10 @@ class MemberClient:
             # ratchet recognizes the duplicates.
             self._save()
             if done:
-                await api.acknowledge(DEVICE, done)
+                try:
+                    await api.acknowledge(DEVICE, done)
+                except ApiError as exc:  # they come again and are recognized as seen: keep what was read
+                    self.state.setdefault("upkeep_errors", []).append({"at": int(time.time()), "error": str(exc)})
         try:  # upkeep: a failure here must not hide the messages just received
             async with self.api() as api:
                 await self._block_at_node(api)
@@ -421,8 +437,9 @@ class MemberClient:
             if received:
                 await self.refill_prekeys()
             await self.rotate_signed_prekeys_if_due()
-        except ApiError as exc:
+        except Exception as exc:
             self.state.setdefault("upkeep_errors", []).append({"at": int(time.time()), "error": str(exc)})
+            del self.state["upkeep_errors"][:-MAX_TRIES]
             self._save()
         return received
 
@@ -535,7 +552,7 @@ class MemberClient:
         """Block a member: their messages are dropped here at once and, as soon as the handle their
         messages carry is known (from any message of theirs), at the home node too. Returns whether
         the node already drops them."""
-        self.state.setdefault("blocked", {})[str(who)] = {"at_node": False}
+        self.state.setdefault("blocked", {}).setdefault(str(who), {"at_node": False})
         self._save()
         async with self.api() as api:
             await self._block_at_node(api)
@@ -587,9 +604,15 @@ class MemberClient:
     async def _block_at_node(self, api: NodeApi) -> None:
         handles = self.state.setdefault("handles", {})
         for who, entry in self.state.setdefault("blocked", {}).items():
-            if not entry.get("at_node") and who in handles:
-                await api.block(handles[who]["origin"], handles[who]["sender"])
-                entry.update(at_node=True, **handles[who])  # the handle blocked, for unblocking
+            if not entry.get("at_node") and who in handles and not entry.get("refused"):
+                try:
+                    await api.block(handles[who]["origin"], handles[who]["sender"])
+                except ApiError as exc:
+                    if exc.passing:
+                        raise
+                    entry["refused"] = str(exc)  # the client keeps dropping them; not asked again
+                else:
+                    entry.update(at_node=True, **handles[who])  # the handle blocked, for unblocking
                 self._save()
 
     # --- contacts -----------------------------------------------------------------------------
@@ -642,8 +665,11 @@ class MemberClient:
     def _remember(self, who: Address, direction: str, event: dict[str, Any]) -> None:
         self.state["conversations"].setdefault(str(who), []).append({"direction": direction, **event})
 
-    def _note_dropped(self, what: str) -> None:
-        self.state.setdefault("dropped", []).append({"at": int(time.time()), "what": what})
+    def _note_dropped(self, what: str, *, unsent: str | None = None) -> None:
+        note: dict[str, Any] = {"at": int(time.time()), "what": what}
+        if unsent is not None:
+            note["unsent"] = unsent
+        self.state.setdefault("dropped", []).append(note)
 
     def _save(self) -> None:
         self.state["device_secrets"] = self.device.to_json()

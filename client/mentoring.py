@@ -15,7 +15,6 @@ mentor's node checks places), and that a session was held. Event types::
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import secrets
 import time
@@ -149,7 +148,8 @@ class Mentoring:
         if reason:
             event["reason"] = reason
         if action is Action.ACCEPT:
-            event["availability"] = _schedule_of(self.member.state.get("availability"))
+            # Both sides check session times against the same windows: the ones sent now.
+            event["availability"] = record["availability"] = _schedule_of(self.member.state.get("availability"))
         record["request"] = request_to_json(moved)
         self.member.keystore.save()
         await self.member.send_events(Address.parse(record["other"]), [event], durable=True)
@@ -441,6 +441,8 @@ class Mentoring:
             if exc.passing:
                 raise
             record.pop("node_open_pending", None)
+            if not request.is_open:  # answered or withdrawn meanwhile: nothing to decline
+                raise
             reason = str(exc)[:MAX_REASON]
             declined = apply(
                 request, Action.DECLINE, Actor.MENTOR, max(int(time.time()), request.created_at), reason=reason
@@ -543,6 +545,8 @@ class Mentoring:
                     if exc.passing:
                         return
                     _note(record, f"your node: {exc}")
+                except (ClientError, ProtocolError) as exc:
+                    _note(record, str(exc))
             try:
                 on_node = {item["request_id"]: item for item in await api.mentorships()}
             except ApiError:
@@ -553,7 +557,9 @@ class Mentoring:
             if node_state not in (State.EXPIRED, State.ENDED) or request.state in FINAL:
                 continue
             if node_state == State.EXPIRED and request.state not in OPEN:
-                _note(record, "your node let this request expire, but it was answered in time here")
+                if not record.get("expiry_conflict"):
+                    record["expiry_conflict"] = True
+                    _note(record, "your node let this request expire, but it was answered in time here")
                 continue
             action, actor = (
                 (Action.EXPIRE, Actor.SYSTEM) if node_state == State.EXPIRED else (Action.END, Actor.OPERATOR)
@@ -581,8 +587,12 @@ class Mentoring:
             session = session_from_json(data)
             ended = session.confirmed is not None and session.confirmed.end <= now
             if session.state is SessionState.CONFIRMED and ended and session_id not in counted:
-                with contextlib.suppress(ApiError):  # a count only; never worth failing a receive
+                try:
                     await api.session_held(request_id)
+                except ApiError as exc:
+                    if exc.passing:
+                        raise  # counted at a later receive
+                    _note(record, f"your node did not count session {session_id}: {exc}")
                 counted.append(session_id)
 
     # --- helpers ------------------------------------------------------------------------------
@@ -609,8 +619,10 @@ class Mentoring:
     def _mentor_schedule(self, record: dict[str, Any]) -> tuple[str, list[LocalWindow]]:
         """The mentor's zone and weekly windows: our own if we are the mentor, else those the
         mentor sent with the acceptance (no windows: any time, in UTC)."""
-        schedule = _schedule_of(self.member.state.get("availability")) if record["role"] == Actor.MENTOR else None
-        schedule = schedule or record.get("availability") or {"timezone": "UTC", "windows": []}
+        schedule = record.get("availability")
+        if schedule is None and record["role"] == Actor.MENTOR:
+            schedule = _schedule_of(self.member.state.get("availability"))
+        schedule = schedule or {"timezone": "UTC", "windows": []}
         windows = [
             LocalWindow(int(w["day"]), int(w["start_minute"]), int(w["end_minute"])) for w in schedule["windows"]
         ]
