@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from client.api import ApiError
+from client.api import ApiError, NodeApi
 from client.member import (
     DAY_SECONDS,
     ONE_TIME_PREKEYS,
@@ -321,3 +321,20 @@ async def test_a_session_never_answered_for_weeks_starts_again_with_a_fresh_hand
     (fresh,) = [r for k, r in mentee.state["sessions"].items() if k.startswith(str(mentor.address))]
     assert fresh["initial"]["ephemeral_key"] != first
     assert await receive_all(mentor, 1) == ["hello again"]
+
+
+async def test_messages_read_before_a_failed_acknowledge_are_kept(
+    pair: tuple[MemberClient, MemberClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mentee, mentor = pair
+    await mentee.send(mentor.address, "read once")
+
+    async def node_down(*_args: object) -> int:
+        raise ApiError(503, "storage_error", "the node cannot serve this request right now")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(NodeApi, "acknowledge", node_down)
+        assert await receive_all(mentor, 1) == ["read once"]  # returned although the node kept them
+    assert await mentor.receive(wait=0.5) == []  # delivered again, recognized, acknowledged now
+    async with mentor.api() as api:
+        assert await api.receive("main") == []
