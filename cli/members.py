@@ -30,6 +30,7 @@ from node.members import (
     remove_member,
     suspend_member,
 )
+from node.mentorships import end_one, mentorships_of, record_json
 from protocol.canonical import JsonValue
 
 
@@ -246,3 +247,39 @@ def member_reinstate(member_id: str, reason: str, data_dir: Path, passphrase_fil
     """Lift a member's suspension."""
     with_node(data_dir, passphrase_file, lambda node: reinstate_member(node, member_id, reason))
     emit(as_json, {"reinstated": member_id}, lambda: click.echo(f"Reinstated member {member_id}."))
+
+
+@member.command("mentorships")
+@click.argument("member_id")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_mentorships(member_id: str, data_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """A member's requests and mentorships as this node knows them: ids, states and times only."""
+    records = with_node(data_dir, passphrase_file, lambda node: mentorships_of(node, member_id))
+
+    def human() -> None:
+        if not records:
+            click.echo("No mentorship requests recorded for this member.")
+        for r in records:
+            since = format_time(r.created_at)
+            click.echo(f"{r.request_id}  {r.role:<6}  {r.state:<9}  since {since}  sessions {r.sessions_held}")
+
+    emit(as_json, [record_json(record) for record in records], human)
+
+
+@member.command("end-mentorship")
+@click.argument("member_id")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@data_dir_option
+@passphrase_option
+@json_option
+@guarded
+def member_end_mentorship(
+    member_id: str, request_id: str, reason: str, data_dir: Path, passphrase_file: Path | None, as_json: bool
+) -> None:
+    """End one open request or running mentorship of a member; their client tells the other member."""
+    ended = with_node(data_dir, passphrase_file, lambda node: end_one(node, member_id, request_id, reason))
+    emit(as_json, record_json(ended), lambda: click.echo(f"Ended {request_id} of member {member_id}."))

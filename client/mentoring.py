@@ -569,6 +569,24 @@ class Mentoring:
                 record["request"] = request_to_json(apply(request, action, actor, at))
             except ProtocolError as exc:
                 _note(record, f"could not follow your node ({node_state}): {exc}")
+                continue
+            if action is Action.END:
+                await self._tell_ended(record, request)
+
+    async def _tell_ended(self, record: dict[str, Any], request: MentorshipRequest) -> None:
+        """Our operator ended it: tell the other member with the move our role may make, so their
+        client and node follow (and a mentor's node gives the place back)."""
+        role = Actor(record["role"])
+        if request.state is State.ACTIVE:
+            action = Action.CANCEL
+        else:
+            action = Action.WITHDRAW if role is Actor.MENTEE else Action.DECLINE
+        reason = "ended by the operator of their institution"
+        event = {"type": MOVE, "request": request.id, "action": str(action), "reason": reason, "at": int(time.time())}
+        try:
+            await self.member.send_events(Address.parse(record["other"]), [event], durable=True)
+        except ClientError as exc:
+            _note(record, f"the other member is not told yet: {exc}")
 
     async def _catch_up_one(self, api: NodeApi, request_id: str, record: dict[str, Any], now: int) -> None:
         if record.get("node_open_pending"):

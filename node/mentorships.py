@@ -15,11 +15,13 @@ import re
 from node.announcements import refresh_announcement
 from node.errors import Conflict, NotFound, RequestRejected
 from node.instance import DAY, Node
+from node.storage.audit import AuditStore
 from node.storage.members import MemberStore
 from node.storage.mentorships import OPEN_STATES, MentorshipStore, StoredMentorship
 from protocol.errors import IllegalTransition, InvalidField, MalformedMessage
 from protocol.lifecycle import (
     MAX_DURATION_WEEKS,
+    MAX_REASON,
     MIN_DURATION_WEEKS,
     TRANSITIONS,
     Action,
@@ -152,6 +154,40 @@ def _repeated(record: StoredMentorship, action: Action, by: Actor) -> bool:
 
 
 _FROM_OPEN_OR_ACTIVE = {**TRANSITIONS[State.PENDING], **TRANSITIONS[State.ACTIVE]}
+
+
+async def end_one(node: Node, member_id: str, request_id: str, reason: str) -> StoredMentorship:
+    """An operator ends one open request or running mentorship of a member; audit-logged. The
+    member's client follows at its next receive and tells the other member.
+
+    Raises:
+        NotFound: no such request for this member. IllegalTransition: it is already over.
+        Conflict: no reason, or one over 500 characters.
+    """
+    if not 0 < len(reason) <= MAX_REASON:
+        raise Conflict(f"give a reason of 1 to {MAX_REASON} characters (it goes to the audit log)")
+    async with node.database.transaction() as session:
+        await MemberStore(session).get(member_id, for_update=True)
+        now = node.clock()
+        store = MentorshipStore(session)
+        record = await store.get(member_id, request_id)
+        if record is None:
+            raise NotFound(f"no request {request_id} recorded for member {member_id}")
+        target = check_move(
+            State(record.state),
+            Action.END,
+            Actor.OPERATOR,
+            now,
+            last_at=record.updated_at,
+            expires_at=record.expires_at,
+        )
+        await store.set_state(member_id, request_id, target, now, answered=False)
+        await node.audit(AuditStore(session), "mentorship.end", member_id, {"request": request_id, "reason": reason})
+        updated = await store.get(member_id, request_id)
+    assert updated is not None
+    if record.role == Actor.MENTOR and record.state == State.ACTIVE:
+        await republish_places(node, member_id)  # the place is open again
+    return updated
 
 
 async def record_session(node: Node, member_id: str, request_id: str) -> StoredMentorship:

@@ -14,7 +14,9 @@ from node.config import load_config
 from node.instance import open_node
 from node.keyring import UnlockSecret
 from node.members import redeem_invite
+from node.mentorships import open_request
 from node.safety import receive_report
+from protocol.lifecycle import Actor
 from protocol.safety import make_report
 from tests.cli.conftest import PASSPHRASE
 
@@ -32,6 +34,7 @@ async def _redeem_and_report(data_dir: Path, code: str) -> tuple[str, str]:
     node = await open_node(load_config(data_dir), UnlockSecret.from_passphrase(PASSPHRASE))
     try:
         member_id = (await redeem_invite(node, code)).member_id
+        await open_request(node, member_id, "f" * 24, Actor.MENTOR, 6)
         evidence = [{"id": "m1", "direction": "in", "type": "message", "body": "give me your address", "sent_at": "x"}]
         report = make_report({"member": member_id, "reason": "Threats", "evidence": evidence, "reporter": None})
         return member_id, await receive_report(node, "https://mentornet.peer.example", report)
@@ -67,6 +70,24 @@ def test_an_operator_reads_resolves_reports_and_suspends(
     ]
     shown = run(runner, data_dir, passphrase_file, "reports", "show", report_id)
     assert shown.exit_code == 0 and "give me your address" in shown.output and "anonymous" in shown.output
+
+    records = output(run(runner, data_dir, passphrase_file, "member", "mentorships", member_id, "--json"))
+    assert isinstance(records, list) and [(r["request_id"], r["state"]) for r in records] == [("f" * 24, "pending")]
+    ended = output(
+        run(
+            runner,
+            data_dir,
+            passphrase_file,
+            "member",
+            "end-mentorship",
+            member_id,
+            "f" * 24,
+            "--reason",
+            "r",
+            "--json",
+        )
+    )
+    assert isinstance(ended, dict) and ended["state"] == "ended"
 
     suspended = output(
         run(runner, data_dir, passphrase_file, "member", "suspend", member_id, "--reason", "threats", "--json")

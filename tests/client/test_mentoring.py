@@ -13,6 +13,7 @@ from icalendar import Calendar
 
 from client.member import ClientError, MemberClient
 from client.mentoring import GOAL, MOVE, Mentoring, Update
+from node.mentorships import end_one
 from protocol.lifecycle import Action
 from protocol.scheduling import Slot, local_to_utc
 from tests.client.test_member import PASSPHRASE, member_at
@@ -226,3 +227,22 @@ async def test_events_made_while_the_node_is_down_are_kept_and_sent_later(tmp_pa
         assert reopened.member.state["unsent"] == []
         [goal] = await updates(carlos, 1)
         assert goal.refused is None and "Write chapter 2" in goal.summary
+
+
+async def test_an_operators_end_reaches_the_other_member_and_their_node(tmp_path: Path) -> None:
+    async with peered_cluster(tmp_path, ["A", "B"]) as (a, b):
+        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+        await carlos.member.announce(dict(AVAILABILITY))
+        request_id = await mina.request(carlos.member.address, "Please", [], 8)
+        await updates(carlos, 1)
+        await carlos.move(request_id, Action.ACCEPT)
+        await updates(mina, 1)
+
+        await end_one(a.node, mina.member.state["member"], request_id, "the mentee's institution ended it")
+        assert await mina.receive(wait=0) == []  # her client follows her node, and tells Carlos
+        assert mina.records[request_id]["request"]["state"] == "ended"
+        [told] = await updates(carlos, 1)
+        assert told.summary.endswith("(ended by the operator of their institution): now cancelled")
+        async with carlos.member.api() as api:  # his node followed: the place is free again
+            assert [m["state"] for m in await api.mentorships()] == ["cancelled"]

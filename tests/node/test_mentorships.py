@@ -18,7 +18,7 @@ from node.errors import Conflict, NotFound, RequestRejected
 from node.instance import DAY, Node
 from node.keyring import UnlockSecret
 from node.members import MemberProfile, invite_member, redeem_invite, suspend_member
-from node.mentorships import end_all, expire_due, mentorships_of, move, open_request, record_session
+from node.mentorships import end_all, end_one, expire_due, mentorships_of, move, open_request, record_session
 from node.storage.announcements import AnnouncementStore
 from node.storage.mentorships import MentorshipStore
 from protocol.errors import IllegalTransition, InvalidField, MalformedMessage
@@ -290,3 +290,20 @@ async def test_bad_values_from_a_client_are_clear_errors_not_crashes(node: Node,
     huge = {"topics": ["x"], "languages": ["en"], "timezone": "UTC", "capacity": 2**70}
     announced = await client.put("/client/v1/me/availability", json={"availability": huge}, headers=auth)
     assert announced.status == 400 and "capacity" in (await announced.json())["message"]
+
+
+async def test_an_operator_ends_one_mentorship_and_the_place_is_given_back(node: Node) -> None:
+    mentor, _ = await active_member(node, "Ada", "mentor")
+    await publish_availability(node, mentor, AVAILABILITY)
+    request_id = new_id()
+    await open_request(node, mentor, request_id, Actor.MENTOR, 12)
+    await move(node, mentor, request_id, Action.ACCEPT, Actor.MENTOR)
+    assert await announced_capacity(node, mentor) == 0
+
+    ended = await end_one(node, mentor, request_id, "complaint 7 upheld")
+    assert ended.state == State.ENDED
+    assert await announced_capacity(node, mentor) == 1
+    with pytest.raises(IllegalTransition, match="cannot end a request that is ended"):
+        await end_one(node, mentor, request_id, "again")
+    audit = [(e.action, e.details) for e in await node.audit_entries()]
+    assert ("mentorship.end", {"request": request_id, "reason": "complaint 7 upheld"}) in audit
