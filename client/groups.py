@@ -14,11 +14,10 @@ is no longer on anyone's roster and gets nothing sent afterwards. Event types::
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
-from client.member import Address, ClientError, MemberClient
+from client.member import Address, ClientError, MemberClient, new_id
 from protocol.announcement import MAX_GROUPS
 
 JOIN = "group.join"
@@ -55,7 +54,7 @@ class Groups:
         upcoming = [g for g in availability.get("groups", []) if g["starts_at"] > now]
         if len(upcoming) >= MAX_GROUPS:
             raise ClientError(f"at most {MAX_GROUPS} upcoming group sessions can be announced at once")
-        group_id = secrets.token_hex(12)
+        group_id = new_id()
         group = {
             "id": group_id,
             "title": title,

@@ -705,6 +705,12 @@ def _wire(key: SignedPreKey) -> dict[str, Any]:
     return dict(json.loads(PreKeyWire.of(key).model_dump_json()))
 
 
+def new_id() -> str:
+    """A random id for a mentorship, session, goal, group or resource: 24 hex digits, which a
+    command line never mistakes for an option (no leading ``-``)."""
+    return secrets.token_hex(12)
+
+
 def text_event(body: str) -> dict[str, Any]:
     return {"type": "message", "body": body}
 

@@ -16,7 +16,6 @@ mentor's node checks places), and that a session was held. Event types::
 from __future__ import annotations
 
 import functools
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from client.api import ApiError, NodeApi
 from client.calendar import CalendarEntry, sessions_ics
 from client.groups import KINDS as GROUP_EVENTS
 from client.groups import Groups
-from client.member import Address, ClientError, MemberClient, Received
+from client.member import Address, ClientError, MemberClient, Received, new_id
 from client.resources import RESOURCE, Resources
 from protocol.discovery import LocalWindow
 from protocol.errors import ProtocolError, StaleSequence
@@ -103,7 +102,7 @@ class Mentoring:
             raise ClientError(f"give at most {MAX_GOALS_TEXT} goals of 1 to 200 characters")
         if str(mentor) == self.me:
             raise ClientError("you cannot ask yourself for mentoring")
-        request_id = _new_id()
+        request_id = new_id()
         async with self.member.api() as api:
             recorded = await _node(api.open_request(request_id, Actor.MENTEE, duration_weeks))
         request = new_request(
@@ -206,7 +205,7 @@ class Mentoring:
         """Propose session times inside the mentor's published windows (iTIP ``REQUEST``)."""
         record = self._active(request_id)
         zone, windows = self._mentor_schedule(record)
-        session_id = _new_id()
+        session_id = new_id()
         base = self.member.state.get("video_base", DEFAULT_VIDEO_BASE)
         session = _checked(
             lambda: propose(
@@ -217,7 +216,7 @@ class Mentoring:
                 windows=windows,
                 zone=zone,
                 now=int(time.time()),
-                video_url=f"{base}mentornet-{_new_id()}",
+                video_url=f"{base}mentornet-{new_id()}",
                 note=note,
             )
         )
@@ -284,7 +283,7 @@ class Mentoring:
     # --- goals --------------------------------------------------------------------------------
 
     async def add_goal(self, request_id: str, title: str, due: str | None = None) -> str:
-        goal_id = _new_id()
+        goal_id = new_id()
         await self._goal_ops(request_id, goal_id, [("title", title), *([("due", due)] if due else [])])
         return goal_id
 
@@ -295,7 +294,7 @@ class Mentoring:
 
     async def add_milestone(self, request_id: str, goal_id: str, title: str, due: str | None = None) -> str:
         self._goal(request_id, goal_id)
-        milestone = _new_id()
+        milestone = new_id()
         fields = [(f"milestone/{milestone}/title", title)]
         if due:
             fields.append((f"milestone/{milestone}/due", due))
@@ -320,7 +319,7 @@ class Mentoring:
             raw = {
                 "lamport": lamport + offset,
                 "author": self.me,
-                "id": _new_id(),
+                "id": new_id(),
                 "goal": goal_id,
                 "kind": str(kind),
                 "field": field,
@@ -452,9 +451,9 @@ class Mentoring:
             await self.member.send_events(Address.parse(record["other"]), [event], durable=True)
             raise
         record.pop("node_open_pending", None)
-        ttl = recorded["expires_at"] - recorded["created_at"]
+        # The node's clock and limits decide the time to answer.
         record["request"] = request_to_json(
-            replace(request, created_at=recorded["created_at"], expires_at=recorded["created_at"] + ttl)
+            replace(request, created_at=recorded["created_at"], expires_at=recorded["expires_at"])
         )
 
     async def _on_move(self, sender: Address, record: dict[str, Any], event: dict[str, Any]) -> Update:
@@ -645,11 +644,6 @@ class Mentoring:
             LocalWindow(int(w["day"]), int(w["start_minute"]), int(w["end_minute"])) for w in schedule["windows"]
         ]
         return str(schedule["timezone"]), windows
-
-
-def _new_id() -> str:
-    """A random id that a command line never mistakes for an option (no leading ``-``)."""
-    return secrets.token_hex(12)
 
 
 def _record(request: MentorshipRequest, role: Actor, other: Address, message: str, goals: list[str]) -> dict[str, Any]:

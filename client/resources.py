@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import crypto
-from client.member import Address, ClientError, MemberClient
+from client.member import Address, ClientError, MemberClient, new_id
 from crypto.aead import NONCE_BYTES
 from protocol.encoding import b64decode, b64encode
 from protocol.errors import ProtocolError
@@ -94,7 +94,7 @@ class Resources:
         return destination
 
     async def _share(self, to: Address, content: dict[str, Any], request_id: str | None) -> str:
-        resource_id = secrets.token_hex(12)
+        resource_id = new_id()
         event = {"type": RESOURCE, "resource": resource_id, **content}
         if request_id is not None:
             event["request"] = request_id

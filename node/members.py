@@ -19,7 +19,7 @@ from node.announcements import withdraw_if_published
 from node.errors import Conflict, InvalidInvite, NotFound, RequestRejected
 from node.instance import DAY, Node
 from node.keyring import new_data_key, open_value, seal_value
-from node.mentorships import end_all
+from node.mentorships import check_reason, end_all
 from node.storage.audit import AuditStore
 from node.storage.blobs import BlobStore
 from node.storage.keys import KeyStore
@@ -28,7 +28,6 @@ from node.storage.mentorships import MentorshipStore
 from node.storage.messaging import BlockStore
 from node.storage.tokens import TokenStore
 from protocol.canonical import JsonValue
-from protocol.lifecycle import MAX_REASON
 from protocol.member import (
     MemberStatus,
     normalize_email,
@@ -202,9 +201,11 @@ async def member_for_token(node: Node, token: str) -> str | None:
         RequestRejected: (403 ``suspended``) if the operator suspended the member.
     """
     async with node.database.transaction() as session:
-        member_id = await TokenStore(session).member_of(hash_token(token))
-        member = None if member_id is None else await MemberStore(session).get(member_id)
-    if member is not None and member.status == MemberStatus.SUSPENDED:
+        found = await TokenStore(session).member_of(hash_token(token))
+    if found is None:
+        return None
+    member_id, status = found
+    if status == MemberStatus.SUSPENDED:
         raise RequestRejected(403, "suspended", "your institution suspended your account; contact its operator")
     return member_id
 
@@ -289,8 +290,7 @@ async def suspend_member(node: Node, member_id: str, reason: str) -> int:
         NotFound: if there is no such member.
         Conflict: if the member is neither active nor suspended, or the reason is empty or too long.
     """
-    if not 0 < len(reason) <= MAX_REASON:
-        raise Conflict(f"give a reason of 1 to {MAX_REASON} characters (it goes to the audit log)")
+    check_reason(reason)
     now = node.clock()
     async with node.database.transaction() as session:
         members = MemberStore(session)

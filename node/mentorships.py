@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import asdict
 
 from node.announcements import refresh_announcement
 from node.errors import Conflict, NotFound, RequestRejected
@@ -139,9 +140,7 @@ async def move(node: Node, member_id: str, request_id: str, action: Action, by: 
             except IllegalTransition as exc:
                 raise RequestRejected(409, "no_open_place", str(exc)) from exc
         answered = holds_places and record.answered_at is None and action in (Action.ACCEPT, Action.DECLINE)
-        await store.set_state(member_id, request_id, target, now, answered=answered)
-        updated = await store.get(member_id, request_id)
-    assert updated is not None
+        updated = await store.set_state(record, target, now, answered=answered)
     if holds_places and (answered or State.ACTIVE in (target, State(record.state))):
         await republish_places(node, member_id)  # places open, and how the mentor answers
     return updated
@@ -164,8 +163,7 @@ async def end_one(node: Node, member_id: str, request_id: str, reason: str) -> S
         NotFound: no such request for this member. IllegalTransition: it is already over.
         Conflict: no reason, or one over 500 characters.
     """
-    if not 0 < len(reason) <= MAX_REASON:
-        raise Conflict(f"give a reason of 1 to {MAX_REASON} characters (it goes to the audit log)")
+    check_reason(reason)
     async with node.database.transaction() as session:
         await MemberStore(session).get(member_id, for_update=True)
         now = node.clock()
@@ -181,13 +179,21 @@ async def end_one(node: Node, member_id: str, request_id: str, reason: str) -> S
             last_at=record.updated_at,
             expires_at=record.expires_at,
         )
-        await store.set_state(member_id, request_id, target, now, answered=False)
+        updated = await store.set_state(record, target, now, answered=False)
         await node.audit(AuditStore(session), "mentorship.end", member_id, {"request": request_id, "reason": reason})
-        updated = await store.get(member_id, request_id)
-    assert updated is not None
     if record.role == Actor.MENTOR and record.state == State.ACTIVE:
         await republish_places(node, member_id)  # the place is open again
     return updated
+
+
+def check_reason(reason: str) -> None:
+    """An operator's reason for an action (it goes to the audit log).
+
+    Raises:
+        Conflict: if it is empty or over :data:`MAX_REASON` characters.
+    """
+    if not 0 < len(reason) <= MAX_REASON:
+        raise Conflict(f"give a reason of 1 to {MAX_REASON} characters (it goes to the audit log)")
 
 
 async def record_session(node: Node, member_id: str, request_id: str) -> StoredMentorship:
@@ -199,10 +205,7 @@ async def record_session(node: Node, member_id: str, request_id: str) -> StoredM
             raise NotFound(f"no request {request_id} recorded for you")
         if record.state != State.ACTIVE:
             raise IllegalTransition(f"sessions are held in an active mentorship; this one is {record.state}")
-        await store.add_session(member_id, request_id)
-        updated = await store.get(member_id, request_id)
-    assert updated is not None
-    return updated
+        return await store.add_session(record)
 
 
 async def mentorships_of(node: Node, member_id: str) -> list[StoredMentorship]:
@@ -225,7 +228,7 @@ async def end_all(store: MentorshipStore, member_id: str, now: int) -> int:
     removal), in the caller's transaction; returns how many."""
     ending = [r for r in await store.of_member(member_id) if r.state in (*OPEN_STATES, State.ACTIVE)]
     for record in ending:
-        await store.set_state(member_id, record.request_id, State.ENDED, now, answered=False)
+        await store.set_state(record, State.ENDED, now, answered=False)
     return len(ending)
 
 
@@ -241,14 +244,5 @@ async def republish_places(node: Node, member_id: str) -> bool:
 
 
 def record_json(record: StoredMentorship) -> dict[str, object]:
-    return {
-        "request_id": record.request_id,
-        "role": record.role,
-        "state": record.state,
-        "duration_weeks": record.duration_weeks,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "updated_at": record.updated_at,
-        "answered_at": record.answered_at,
-        "sessions_held": record.sessions_held,
-    }
+    """A record as the client API and the CLI show it (the member is the one asking)."""
+    return {name: value for name, value in asdict(record).items() if name != "member_id"}

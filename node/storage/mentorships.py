@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,21 +49,21 @@ class MentorshipStore:
         self._session.add(MentorshipRow(**record.__dict__))
         await self._session.flush()
 
-    async def set_state(self, member_id: str, request_id: str, state: str, now: int, *, answered: bool) -> None:
-        values: dict[str, object] = {"state": state, "updated_at": now}
-        if answered:
-            values["answered_at"] = now
-        await self._session.execute(
-            update(MentorshipRow)
-            .where(col(MentorshipRow.member_id) == member_id, col(MentorshipRow.request_id) == request_id)
-            .values(**values)
-        )
+    async def set_state(self, record: StoredMentorship, state: str, now: int, *, answered: bool) -> StoredMentorship:
+        """Move a record (read in this transaction) to ``state``; return it as stored now."""
+        updated = replace(record, state=state, updated_at=now, answered_at=now if answered else record.answered_at)
+        await self._update(record, state=state, updated_at=now, answered_at=updated.answered_at)
+        return updated
 
-    async def add_session(self, member_id: str, request_id: str) -> None:
+    async def add_session(self, record: StoredMentorship) -> StoredMentorship:
+        await self._update(record, sessions_held=MentorshipRow.sessions_held + 1)
+        return replace(record, sessions_held=record.sessions_held + 1)
+
+    async def _update(self, record: StoredMentorship, **values: object) -> None:
         await self._session.execute(
             update(MentorshipRow)
-            .where(col(MentorshipRow.member_id) == member_id, col(MentorshipRow.request_id) == request_id)
-            .values(sessions_held=MentorshipRow.sessions_held + 1)
+            .where(col(MentorshipRow.member_id) == record.member_id, col(MentorshipRow.request_id) == record.request_id)
+            .values(**values)
         )
 
     async def count(

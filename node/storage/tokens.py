@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-from node.storage.tables import AccessTokenRow
+from node.storage.tables import AccessTokenRow, MemberRow
 
 
 class TokenStore:
@@ -15,6 +16,13 @@ class TokenStore:
         self._session.add(AccessTokenRow(token_hash=token_hash, member_id=member_id, created_at=now))
         await self._session.flush()
 
-    async def member_of(self, token_hash: bytes) -> str | None:
-        row = await self._session.get(AccessTokenRow, token_hash)
-        return None if row is None or row.revoked_at is not None else row.member_id
+    async def member_of(self, token_hash: bytes) -> tuple[str, str] | None:
+        """The member a valid token belongs to and the member's status, in one query."""
+        row = (
+            await self._session.execute(
+                select(col(AccessTokenRow.member_id), col(MemberRow.status))
+                .join(MemberRow, col(MemberRow.id) == col(AccessTokenRow.member_id))
+                .where(col(AccessTokenRow.token_hash) == token_hash, col(AccessTokenRow.revoked_at).is_(None))
+            )
+        ).first()
+        return None if row is None else (str(row[0]), str(row[1]))
