@@ -40,6 +40,18 @@ async def updates(mentoring: Mentoring, count: int) -> list[Update]:
     raise AssertionError(f"expected {count} updates, got {[u.summary for u in got]}")
 
 
+async def accepted_mentorship(a: RunningNode, b: RunningNode, tmp_path: Path) -> tuple[Mentoring, Mentoring, str]:
+    """Mina at A asked Carlos at B, who accepted; both clients have heard."""
+    mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
+    carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
+    await carlos.member.announce(dict(AVAILABILITY))
+    request_id = await mina.request(carlos.member.address, "Please", [], 8)
+    await updates(carlos, 1)
+    await carlos.move(request_id, Action.ACCEPT)
+    await updates(mina, 1)
+    return mina, carlos, request_id
+
+
 def next_tuesday_at(hour: int) -> int:
     today = datetime.now(ZoneInfo(BERLIN)).date()
     tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
@@ -209,13 +221,7 @@ async def test_a_reminder_comes_once_when_half_the_time_to_answer_has_gone(tmp_p
 
 async def test_events_made_while_the_node_is_down_are_kept_and_sent_later(tmp_path: Path) -> None:
     async with peered_cluster(tmp_path, ["A", "B"]) as (a, b):
-        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
-        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
-        await carlos.member.announce(dict(AVAILABILITY))
-        request_id = await mina.request(carlos.member.address, "Please", [], 8)
-        await updates(carlos, 1)
-        await carlos.move(request_id, Action.ACCEPT)
-        await updates(mina, 1)
+        mina, carlos, request_id = await accepted_mentorship(a, b, tmp_path)
 
         await a.stop()  # Mina's node is down: her goal is saved, not lost
         with pytest.raises(ClientError, match="saved; it will be sent with your next 'receive'"):
@@ -231,13 +237,7 @@ async def test_events_made_while_the_node_is_down_are_kept_and_sent_later(tmp_pa
 
 async def test_an_operators_end_reaches_the_other_member_and_their_node(tmp_path: Path) -> None:
     async with peered_cluster(tmp_path, ["A", "B"]) as (a, b):
-        mina = Mentoring(await member_at(a, "Mina", "mentee", tmp_path))
-        carlos = Mentoring(await member_at(b, "Carlos", "mentor", tmp_path))
-        await carlos.member.announce(dict(AVAILABILITY))
-        request_id = await mina.request(carlos.member.address, "Please", [], 8)
-        await updates(carlos, 1)
-        await carlos.move(request_id, Action.ACCEPT)
-        await updates(mina, 1)
+        mina, carlos, request_id = await accepted_mentorship(a, b, tmp_path)
 
         await end_one(a.node, mina.member.state["member"], request_id, "the mentee's institution ended it")
         assert await mina.receive(wait=0) == []  # her client follows her node, and tells Carlos

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from protocol.errors import IllegalTransition, InvalidField, StaleSequence
 from protocol.scheduling import (
     Method,
+    Session,
     SessionState,
     Slot,
     cancel,
@@ -37,52 +38,32 @@ class W:
 TUESDAY_MORNINGS = [W(2, 9 * 60, 12 * 60)]  # 09:00-12:00 in the mentor's zone
 
 
+def proposal(
+    slots: list[Slot], *, windows: list[W] = TUESDAY_MORNINGS, zone: str = "Europe/Berlin", video_url: str = VIDEO
+) -> Session:
+    """The mentee's proposal of session s1 in mentorship r1, checked as of ``NOW``."""
+    return propose("s1", "r1", slots, "mentee", windows=windows, zone=zone, now=NOW, video_url=video_url)
+
+
 def test_a_window_keeps_its_wall_clock_time_across_daylight_saving() -> None:
     winter = local_to_utc("2027-03-23T10:00", "Europe/Berlin")  # CET, UTC+1
     summer = local_to_utc("2027-03-30T10:00", "Europe/Berlin")  # CEST, UTC+2 since 28 March
     assert winter == local_to_utc("2027-03-23T09:00", "UTC")
     assert summer == local_to_utc("2027-03-30T08:00", "UTC")
     for start in (winter, summer):
-        propose(
-            "s1",
-            "r1",
-            [Slot(start, 60)],
-            "mentee",
-            windows=TUESDAY_MORNINGS,
-            zone="Europe/Berlin",
-            now=NOW,
-            video_url=VIDEO,
-        )
+        proposal([Slot(start, 60)])
     # The same UTC time as in winter is 11:00 in summer: still inside; 08:00 UTC + 3 h is not.
     with pytest.raises(InvalidField, match=r"slots\[0\].*Tue 2027-03-30 12:00 Europe/Berlin"):
-        propose(
-            "s1",
-            "r1",
-            [Slot(summer + 2 * 3600, 60)],
-            "mentee",
-            windows=TUESDAY_MORNINGS,
-            zone="Europe/Berlin",
-            now=NOW,
-            video_url=VIDEO,
-        )
+        proposal([Slot(summer + 2 * 3600, 60)])
 
 
 def test_the_weekday_is_the_mentors_not_utcs() -> None:
     # Tuesday 09:30 in Auckland is still Monday in UTC.
     start = local_to_utc("2027-06-08T09:30", "Pacific/Auckland")
     assert Slot(start, 30).in_zone("UTC").isoweekday() == 1
-    propose(
-        "s1",
-        "r1",
-        [Slot(start, 30)],
-        "mentee",
-        windows=TUESDAY_MORNINGS,
-        zone="Pacific/Auckland",
-        now=NOW,
-        video_url=VIDEO,
-    )
+    proposal([Slot(start, 30)], zone="Pacific/Auckland")
     with pytest.raises(InvalidField, match="outside the mentor's windows"):
-        propose("s1", "r1", [Slot(start, 30)], "mentee", windows=TUESDAY_MORNINGS, zone="UTC", now=NOW, video_url=VIDEO)
+        proposal([Slot(start, 30)], zone="UTC")
 
 
 def test_times_the_clocks_skip_or_repeat_are_refused_with_the_reason() -> None:
@@ -105,9 +86,9 @@ def test_a_session_across_the_spring_change_is_measured_on_the_wall_clock() -> N
     # 01:30-03:30 on the clock is one hour of real time on 28 March 2027 in Berlin.
     night = [W(7, 60, 4 * 60)]
     start = local_to_utc("2027-03-28T01:30", "Europe/Berlin")
-    propose("s1", "r1", [Slot(start, 60)], "mentee", windows=night, zone="Europe/Berlin", now=NOW, video_url=VIDEO)
+    proposal([Slot(start, 60)], windows=night)
     with pytest.raises(InvalidField):
-        propose("s1", "r1", [Slot(start, 150)], "mentee", windows=night, zone="Europe/Berlin", now=NOW, video_url=VIDEO)
+        proposal([Slot(start, 150)], windows=night)
 
 
 def test_slots_are_checked() -> None:
@@ -119,25 +100,14 @@ def test_slots_are_checked() -> None:
     }
     for message, slots in cases.items():
         with pytest.raises(InvalidField, match=message):
-            propose(
-                "s1", "r1", slots, "mentee", windows=TUESDAY_MORNINGS, zone="Europe/Berlin", now=NOW, video_url=VIDEO
-            )
+            proposal(slots)
     with pytest.raises(InvalidField, match="https"):
-        propose("s1", "r1", [Slot(start, 60)], "mentee", windows=[], zone="UTC", now=NOW, video_url="http://x")
+        proposal([Slot(start, 60)], windows=[], zone="UTC", video_url="http://x")
 
 
 def test_confirm_counter_and_cancel_follow_itip() -> None:
     a, b = (local_to_utc(f"2027-03-{day}T10:00", "Europe/Berlin") for day in ("23", "30"))
-    session = propose(
-        "s1",
-        "r1",
-        [Slot(a, 60), Slot(b, 60)],
-        "mentee",
-        windows=TUESDAY_MORNINGS,
-        zone="Europe/Berlin",
-        now=NOW,
-        video_url=VIDEO,
-    )
+    session = proposal([Slot(a, 60), Slot(b, 60)])
     with pytest.raises(IllegalTransition, match="the other member answers"):
         reply(session, "mentee", 0, accept=Slot(a, 60))
     with pytest.raises(IllegalTransition, match="one of the proposed slots"):
@@ -168,16 +138,7 @@ def test_confirm_counter_and_cancel_follow_itip() -> None:
 )
 def test_random_move_sequences_keep_the_session_consistent(moves: list[tuple[str, str]]) -> None:
     first = local_to_utc("2027-03-23T10:00", "Europe/Berlin")
-    session = propose(
-        "s1",
-        "r1",
-        [Slot(first, 60)],
-        "mentee",
-        windows=TUESDAY_MORNINGS,
-        zone="Europe/Berlin",
-        now=NOW,
-        video_url=VIDEO,
-    )
+    session = proposal([Slot(first, 60)])
     for step, (move, by) in enumerate(moves):
         before = session
         try:
@@ -205,7 +166,7 @@ def test_random_move_sequences_keep_the_session_consistent(moves: list[tuple[str
 def test_crossing_changes_settle_the_same_way_on_both_sides() -> None:
     a, b, c = (local_to_utc(f"2027-03-{day}T10:00", "Europe/Berlin") for day in ("23", "30", "16"))
     zone, windows = "Europe/Berlin", TUESDAY_MORNINGS
-    start = propose("s1", "r1", [Slot(a, 60)], "mentee", windows=windows, zone=zone, now=NOW, video_url=VIDEO)
+    start = proposal([Slot(a, 60)], windows=windows, zone=zone)
     confirmed = reply(start, "mentor", 0, accept=Slot(a, 60))
     # Both move the confirmed session at once: each side has its own counter at sequence 1.
     at_mentee = counter(confirmed, [Slot(b, 60)], "mentee", 1, windows=windows, zone=zone, now=NOW)
